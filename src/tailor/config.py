@@ -1,0 +1,250 @@
+"""The typed run config: YAML in, dotted command-line overrides on top, JSON schema out.
+
+Sections are grouped by concern (task, model, method, data, train, eval, output). Every field
+has a default a practitioner would pick, except `task` and `data.train`. Paths written in a
+config file are relative to that file; paths given as command-line overrides are relative to
+the current directory (what a shell user expects).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tailor.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(Section):
+    name: str | None = Field(None, description="embedded alias (see `tailor models`), local folder or hub id; "
+                                                "default: the task's embedded model")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit) for a hub id")
+    trust_remote_code: bool = Field(False, description="run model code from the hub; off for safety")
+
+
+class FreezeSection(Section):
+    layers: int = Field(0, ge=0, description="method=freeze: how many top encoder layers stay trainable "
+                                            "(0 = only the classification head trains)")
+
+
+class LoraSection(Section):
+    r: int = Field(8, gt=0, description="rank of the low-rank update")
+    alpha: int = Field(16, gt=0, description="scaling numerator (update is scaled by alpha/r)")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    targets: list[str] | None = Field(None, description="module names to adapt; default: peft's choice "
+                                                        "for the architecture (attention query/value)")
+
+
+class DataSection(Section):
+    train: Path | None = Field(None, description="training file: .csv .tsv .jsonl .json .parquet or a "
+                                                 "`datasets` folder saved with save_to_disk")
+    eval: Path | float = Field(0.1, description="evaluation file, or a fraction of train held out "
+                                                "(stratified by label, fixed seed)")
+    text: str = Field("text", description="column with the input text")
+    text_pair: str | None = Field(None, description="optional column with a second text (e.g. premise/hypothesis)")
+    label: str = Field("label", description="column with the label (string or integer)")
+    max_length: int = Field(128, gt=1, description="longer inputs are truncated (and counted)")
+    encoding: str = Field("utf-8", description="text encoding of CSV/TSV/JSON files, e.g. latin-1")
+    on_invalid: Literal["error", "skip"] = Field("error", description="a row with an empty text or label: stop "
+                                                                      "with an error, or skip it and report how many")
+
+    @field_validator("eval")
+    @classmethod
+    def _fraction_in_range(cls, value):
+        if isinstance(value, float) and not 0 < value < 1:
+            raise ValueError("a held-out fraction must be between 0 and 1, e.g. 0.1")
+        return value
+
+
+class TrainSection(Section):
+    epochs: float = Field(3, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
+    batch_size: int = Field(32, gt=0)
+    lr: float = Field(5e-5, gt=0, description="peak learning rate")
+    grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
+    warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
+    seed: int = 42
+    early_stopping_patience: int | None = Field(2, ge=1, description="evaluations without improvement before "
+                                                                      "stopping; null turns it off")
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = "adamw_torch"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
+                            "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32")
+
+
+class EvalSection(Section):
+    metric: str = Field("f1_macro", description="metric that picks the best checkpoint and drives early stopping")
+    strategy: Literal["epoch", "steps"] = "epoch"
+    steps: int = Field(500, gt=0, description="evaluate (and checkpoint) every N steps when strategy=steps")
+    batch_size: int = Field(128, gt=0)
+    classical_baseline: bool = Field(True, description="also fit TF-IDF + logistic regression, the bar a "
+                                                       "fine-tuned model has to clear")
+
+
+class OutputSection(Section):
+    dir: Path | None = Field(None, description="run folder; default runs/<config file name>")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
+
+
+class Config(Section):
+    task: str = Field(description="what to learn; see `tailor tasks`")
+    model: ModelSection = ModelSection()
+    method: Literal["full", "freeze", "lora"] = Field("full", description="which weights train")
+    freeze: FreezeSection = FreezeSection()
+    lora: LoraSection = LoraSection()
+    data: DataSection = DataSection()
+    train: TrainSection = TrainSection()
+    eval: EvalSection = EvalSection()
+    output: OutputSection = OutputSection()
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_shorthand(cls, value):
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _known_task(self):
+        from tailor.tasks import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task '{self.task}'{_did_you_mean(self.task, TASKS)}; see `tailor tasks`")
+        if self.data.train is None:
+            raise ValueError("data.train is required: the file with your labelled training examples")
+        return self
+
+
+# Fields holding paths that are written relative to the config file.
+_PATH_FIELDS = (("data", "train"), ("data", "eval"), ("output", "dir"))
+
+
+def load_config(path: str | Path | None, overrides: list[str] = (), *, base: dict | None = None) -> Config:
+    """Read a YAML config, apply `key.sub=value` overrides, validate. Raises ConfigError."""
+    raw: dict[str, Any] = dict(base or {})
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        raw = _read_yaml(path)
+        _resolve_paths(raw, path.resolve().parent)
+        raw.setdefault("output", {})
+        if isinstance(raw["output"], dict) and not raw["output"].get("dir"):
+            raw["output"]["dir"] = str(Path("runs") / path.stem)
+    for override in overrides:
+        _apply_override(raw, override)
+    _check_keys(raw, Config, prefix="", source=source)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from exc
+    if config.output.dir is None:
+        config.output.dir = Path("runs") / config.task
+    return config
+
+
+def save_config(config: Config, path: Path) -> None:
+    from tailor.io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def config_to_dict(config: Config) -> dict:
+    return config.model_dump(mode="json")
+
+
+def config_schema() -> dict:
+    return Config.model_json_schema()
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if raw is None:
+        raise ConfigError(f"{path}: the config file is empty; it needs at least `task:` and `data: {{train: FILE}}`")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections (task:, data:, train: ...), got {type(raw).__name__}")
+    return raw
+
+
+def _resolve_paths(raw: dict, base_dir: Path) -> None:
+    for section, key in _PATH_FIELDS:
+        block = raw.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str):
+            block[key] = str(base_dir / block[key])
+    model = raw.get("model")
+    name = model.get("name") if isinstance(model, dict) else model
+    # A model given as a relative folder next to the config; aliases and hub ids stay as they are.
+    if isinstance(name, str) and (name.startswith(".") or (base_dir / name).is_dir()):
+        resolved = str((base_dir / name).resolve())
+        if isinstance(model, dict):
+            model["name"] = resolved
+        else:
+            raw["model"] = resolved
+
+
+def _apply_override(raw: dict, override: str) -> None:
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{override}': write it as section.key=value, e.g. train.lr=3e-5")
+    value = yaml.safe_load(text) if text.strip() else None
+    if isinstance(value, str) and _looks_numeric(value):
+        value = float(value)  # YAML 1.1 reads "3e-5" as a string
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part == "model":
+            child = {"name": child}
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_keys(raw: dict, model: type[BaseModel], prefix: str, source: str) -> None:
+    """Unknown keys are errors with a suggestion, before pydantic's less friendly message."""
+    fields = model.model_fields
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown key '{prefix}{key}'{_did_you_mean(key, fields)}")
+        annotation = fields[key].annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _check_keys(value, annotation, f"{prefix}{key}.", source)
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"] if not str(part).startswith(("function-", "float", "int")))
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    return f"{where}: {message}{shown}" if where else f"{message}{shown}"

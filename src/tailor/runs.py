@@ -1,0 +1,82 @@
+"""The run folder: what a user gets back, written so that a kill never leaves it half-made.
+
+    runs/<name>/
+      config.yaml                 resolved config (absolute paths): the run can be repeated
+      checkpoints/checkpoint-N/   resumable with `tailor train ... --resume`
+      model/                      loads with plain transformers; safetensors; model card
+      metrics.json                final metrics: fine-tuned vs baselines
+      history.json                every logged training/evaluation step
+      report.html                 curves, confusion matrix, per-class table (opens offline)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tailor.errors import RunError
+
+
+@dataclass(frozen=True)
+class RunDir:
+    dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.dir / "checkpoints"
+
+    @property
+    def model(self) -> Path:
+        return self.dir / "model"
+
+    @property
+    def metrics(self) -> Path:
+        return self.dir / "metrics.json"
+
+    @property
+    def history(self) -> Path:
+        return self.dir / "history.json"
+
+    @property
+    def report(self) -> Path:
+        return self.dir / "report.html"
+
+    def prepare(self, *, resume: bool, overwrite: bool) -> None:
+        """Refuse to silently replace a previous run; the user chooses --resume or --overwrite."""
+        used = self.dir.is_dir() and any(self.dir.iterdir())
+        if resume:
+            if not self.checkpoints.is_dir():
+                raise RunError(f"{self.dir}: nothing to resume (no checkpoints/ folder); run without --resume")
+            return
+        if used and not overwrite:
+            raise RunError(f"{self.dir} already holds a run; continue it with --resume, replace it with "
+                           "--overwrite, or choose another folder with output.dir=...")
+        if used:
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def require_model(self) -> Path:
+        if not self.model.joinpath("config.json").exists():
+            raise RunError(f"{self.dir}: no trained model in {self.model} (did training finish? "
+                           "`tailor train CONFIG --resume` continues an interrupted run)")
+        if not self.config.exists():
+            raise RunError(f"{self.dir}: config.yaml is missing; is this a tailor run folder?")
+        return self.model
+
+
+def save_folder_atomically(target: Path, write) -> None:
+    """`write(tmp_dir)` fills a sibling temp folder, which then replaces `target` in two renames."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    old = target.with_name(f".{target.name}.old")
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    write(tmp)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

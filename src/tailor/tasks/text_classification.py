@@ -1,0 +1,115 @@
+"""Text classification: one label per text, or per pair of texts (sentiment, topic, intent, NLI)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from tailor.config import Config
+from tailor.data.examples import Examples
+from tailor.errors import DataError
+from tailor.tasks.base import Field
+
+
+class TextClassification:
+    name: ClassVar[str] = "text-classification"
+    summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
+    default_model: ClassVar[str] = "minilm"
+    auto_model: ClassVar[str] = "AutoModelForSequenceClassification"
+    peft_task_type: ClassVar[str] = "SEQ_CLS"
+
+    def fields(self, cfg: Config) -> list[Field]:
+        fields = [Field("text", cfg.data.text, "data.text")]
+        if cfg.data.text_pair:
+            fields.append(Field("text_pair", cfg.data.text_pair, "data.text_pair"))
+        fields.append(Field("label", cfg.data.label, "data.label", kind="label"))
+        return fields
+
+    def fit_labels(self, train: Examples, evals: list[Examples], label_column: str = "label") -> list[str]:
+        """The label set comes from the training data; an evaluation label never seen there is an error."""
+        labels = sorted(set(train.columns["label"]), key=_label_order)
+        if len(labels) < 2:
+            raise DataError(train.path, f"every one of the {len(train)} rows has the label '{labels[0]}'",
+                            "A classifier needs at least two classes; check data.label points at the label column",
+                            field=label_column)
+        known = set(labels)
+        for examples in evals:
+            for label, where in zip(examples.columns["label"], examples.where):
+                if label not in known:
+                    raise DataError(examples.path, f"label '{label}' never appears in the training data "
+                                    f"(known: {', '.join(labels[:10])})", "Add training examples with this label "
+                                    "or remove these rows", where=where, field=label_column)
+        return labels
+
+    def build_model(self, source: str, cfg: Config, labels: list[str], **load_kwargs):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(
+            source,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            # A model fine-tuned before on other labels gets a fresh head of the right size.
+            ignore_mismatched_sizes=True,
+            **load_kwargs,
+        )
+
+    def preprocess(self, examples: Examples, tokenizer, cfg: Config, label2id: dict[str, int]):
+        """Tokenize without padding (the collator pads each batch to its own longest row)."""
+        from datasets import Dataset
+
+        from tailor.data.tokenize import tokenize_truncating
+
+        encoded, truncated = tokenize_truncating(tokenizer, examples.columns["text"],
+                                                 examples.get("text_pair"), cfg.data.max_length)
+        columns = dict(encoded)
+        if label2id and "label" in examples.columns:
+            columns["labels"] = [label2id[label] for label in examples.columns["label"]]
+        return Dataset.from_dict(columns), truncated
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+    def training_metrics(self, eval_pred) -> dict[str, float]:
+        from tailor.evaluation.classification import summary_metrics
+
+        logits, label_ids = eval_pred
+        return summary_metrics(np.asarray(label_ids), np.asarray(logits).argmax(-1))
+
+    def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
+        from tailor.evaluation.classification import classification_metrics
+
+        probabilities = self.probabilities(model, tokenizer, examples, cfg, batch_size)
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        label2id = {label: i for i, label in enumerate(labels)}
+        truth = np.array([label2id[label] for label in examples.columns["label"]])
+        return classification_metrics(truth, probabilities, labels)
+
+    def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
+        probabilities = self.probabilities(model, tokenizer, examples, cfg, batch_size)
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        answers = []
+        for row in probabilities:
+            best = int(row.argmax())
+            answers.append({"label": names[best], "score": round(float(row[best]), 6),
+                            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}})
+        return answers
+
+    def probabilities(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> np.ndarray:
+        from tailor.training.inference import batched_forward
+
+        dataset, _ = self.preprocess(examples, tokenizer, cfg, label2id={})
+        logits = batched_forward(model, tokenizer, dataset, batch_size, output="logits")
+        shifted = np.exp(logits - logits.max(-1, keepdims=True))
+        return shifted / shifted.sum(-1, keepdims=True)
+
+
+def _label_order(label: str):
+    """Integer-like labels sort numerically (2 before 10); others alphabetically, after numbers."""
+    try:
+        return (0, int(label), "")
+    except ValueError:
+        return (1, 0, label)

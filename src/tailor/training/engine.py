@@ -1,0 +1,162 @@
+"""The training engine: transformers.Trainer with the field's defaults switched on.
+
+Dynamic padding + length-grouped batches, warm-up then linear/cosine decay, AdamW with weight
+decay, clipping, accumulation, early stopping with the best checkpoint restored, bf16 where the
+hardware computes it natively, seeded runs, a progress bar with loss and ETA, and checkpoints that
+are only trusted once complete (a kill during a save leaves the previous one usable).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.utils import logging as transformers_logging
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.trainer_utils import rotate_checkpoints
+
+from tailor.config import Config
+from tailor.io import atomic_write_text
+
+COMPLETE_MARKER = "tailor-complete"
+transformers_logging.disable_progress_bar()  # per-save "Writing model shards" bars; ours shows the run
+
+
+@dataclass
+class FitResult:
+    history: list[dict]
+    best_checkpoint: str | None
+    global_step: int
+    runtime_s: float
+    samples_per_s: float
+    precision: str
+
+
+def fit(model, tokenizer, train_ds, eval_ds, collator, compute_metrics, cfg: Config, checkpoint_dir: Path,
+        resume: bool = False) -> tuple[FitResult, torch.nn.Module]:
+    """Train and return (result, best model). `resume` continues from the latest complete checkpoint."""
+    precision = choose_precision(cfg.train.precision)
+    args = training_arguments(cfg, checkpoint_dir, len(train_ds), precision)
+    callbacks = [LossProgressCallback()]
+    if cfg.train.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+    trainer = CheckpointSafeTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                                    data_collator=collator, compute_metrics=compute_metrics,
+                                    processing_class=tokenizer, callbacks=callbacks)
+    # Our bar replaces the stock one, which prints every log as a raw dict.
+    handler = trainer.callback_handler
+    handler.callbacks = [cb for cb in handler.callbacks if type(cb) not in (ProgressCallback, PrinterCallback)]
+    start = latest_complete_checkpoint(checkpoint_dir) if resume else None
+    output = trainer.train(resume_from_checkpoint=str(start) if start else None)
+    result = FitResult(
+        history=trainer.state.log_history,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        global_step=trainer.state.global_step,
+        runtime_s=float(output.metrics.get("train_runtime", 0.0)),
+        samples_per_s=float(output.metrics.get("train_samples_per_second", 0.0)),
+        precision=precision,
+    )
+    return result, trainer.model
+
+
+def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str) -> TrainingArguments:
+    t, e = cfg.train, cfg.eval
+    steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum))
+    total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=e.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.lr,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        lr_scheduler_type=t.scheduler,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a value below 1 is a fraction of the steps
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,
+        optim=t.optimizer,
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        # Batches of similar length: with dynamic padding, little compute is spent on pad tokens.
+        train_sampling_strategy="group_by_length",
+        eval_strategy=e.strategy,
+        eval_steps=e.steps,
+        save_strategy=e.strategy,
+        save_steps=e.steps,
+        save_total_limit=cfg.output.keep_checkpoints,
+        load_best_model_at_end=True,
+        metric_for_best_model=e.metric,
+        greater_is_better="loss" not in e.metric,
+        logging_strategy="steps",
+        logging_steps=max(1, total_steps // 50),  # about 50 points on the loss curve
+        logging_first_step=True,
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def choose_precision(requested: str) -> str:
+    """'auto' picks bf16 mixed precision only where the hardware computes bf16 natively."""
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native_bf16 else "fp32"
+
+
+class CheckpointSafeTrainer(Trainer):
+    """Marks a checkpoint complete only after every file is written, and rotates old ones after that,
+    so a kill in the middle of a save never costs the last good checkpoint."""
+
+    def _save_checkpoint(self, model, trial):
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None  # no rotation until the new checkpoint is complete
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        run_dir = Path(self._get_output_dir(trial=trial))
+        atomic_write_text(run_dir / f"checkpoint-{self.state.global_step}" / COMPLETE_MARKER, "ok\n")
+        if limit:
+            rotate_checkpoints(output_dir=str(run_dir), save_total_limit=limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+
+
+def latest_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The newest checkpoint whose save finished. Unfinished ones (a kill mid-save) are removed so
+    that nothing downstream mistakes them for usable."""
+    if not checkpoint_dir.is_dir():
+        return None
+    found = sorted((p for p in checkpoint_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    complete = [p for p in found if (p / COMPLETE_MARKER).exists()]
+    for partial in found:
+        if partial not in complete:
+            shutil.rmtree(partial, ignore_errors=True)
+    return complete[-1] if complete else None
+
+
+class LossProgressCallback(ProgressCallback):
+    """The usual tqdm bar (steps, rate, ETA) with the running loss in it, and one line per evaluation
+    instead of raw log dictionaries."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or self.training_bar is None or not logs:
+            return
+        if "loss" in logs:
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
+        elif "eval_loss" in logs:
+            shown = {k.removeprefix("eval_"): v for k, v in logs.items()
+                     if k.startswith("eval_") and isinstance(v, float) and "runtime" not in k and "per_second" not in k}
+            text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            self.training_bar.write(f"epoch {logs.get('epoch', 0):.2f}  step {state.global_step}  eval: {text}")
