@@ -9,6 +9,7 @@ the current directory (what a shell user expects).
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,7 +186,7 @@ def _resolve_paths(raw: dict, base_dir: Path) -> None:
     for section, key in _PATH_FIELDS:
         block = raw.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
-            block[key] = str(base_dir / block[key])
+            block[key] = os.path.normpath(base_dir / block[key])
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     # A model given as a relative folder next to the config; aliases and hub ids stay as they are.

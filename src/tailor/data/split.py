@@ -22,4 +22,6 @@ def holdout_split(examples: Examples, fraction: float, seed: int, stratify_by: s
                     "by stratification; the split is random")
             labels = None
     train_idx, eval_idx = train_test_split(indices, test_size=fraction, random_state=seed, stratify=labels)
-    return examples.subset(sorted(train_idx)), examples.subset(sorted(eval_idx)), note
+    held_out = examples.subset(sorted(eval_idx))
+    held_out.skipped.clear()  # rows skipped while reading are reported once, with the training file
+    return examples.subset(sorted(train_idx)), held_out, note

@@ -45,15 +45,18 @@ class TextClassification:
     def build_model(self, source: str, cfg: Config, labels: list[str], **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
-        return AutoModelForSequenceClassification.from_pretrained(
-            source,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            # A model fine-tuned before on other labels gets a fresh head of the right size.
-            ignore_mismatched_sizes=True,
-            **load_kwargs,
-        )
+        from tailor.models.loading import quiet_load_report
+
+        with quiet_load_report():  # "classifier MISSING" is expected: the head is new
+            return AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={label: i for i, label in enumerate(labels)},
+                # A model fine-tuned before on other labels gets a fresh head of the right size.
+                ignore_mismatched_sizes=True,
+                **load_kwargs,
+            )
 
     def preprocess(self, examples: Examples, tokenizer, cfg: Config, label2id: dict[str, int]):
         """Tokenize without padding (the collator pads each batch to its own longest row)."""

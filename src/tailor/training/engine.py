@@ -9,7 +9,9 @@ are only trusted once complete (a kill during a save leaves the previous one usa
 from __future__ import annotations
 
 import math
+import sys
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +118,16 @@ def choose_precision(requested: str) -> str:
 
 class CheckpointSafeTrainer(Trainer):
     """Marks a checkpoint complete only after every file is written, and rotates old ones after that,
-    so a kill in the middle of a save never costs the last good checkpoint."""
+    so a kill in the middle of a save never costs the last good checkpoint. Every log entry also
+    carries `elapsed_s` (wall time since this process began training) for time-to-quality plots."""
+
+    def train(self, *args, **kwargs):
+        self._tailor_started = time.perf_counter()
+        return super().train(*args, **kwargs)
+
+    def log(self, logs, *args, **kwargs):
+        logs["elapsed_s"] = round(time.perf_counter() - getattr(self, "_tailor_started", time.perf_counter()), 3)
+        super().log(logs, *args, **kwargs)
 
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit
@@ -157,6 +168,6 @@ class LossProgressCallback(ProgressCallback):
             self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
         elif "eval_loss" in logs:
             shown = {k.removeprefix("eval_"): v for k, v in logs.items()
-                     if k.startswith("eval_") and isinstance(v, float) and "runtime" not in k and "per_second" not in k}
+                     if k.startswith("eval_") and isinstance(v, float) and not any(s in k for s in ("runtime", "per_second", "elapsed"))}
             text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
-            self.training_bar.write(f"epoch {logs.get('epoch', 0):.2f}  step {state.global_step}  eval: {text}")
+            self.training_bar.write(f"epoch {logs.get('epoch', 0):.2f}  step {state.global_step}  eval: {text}", file=sys.stderr)

@@ -1,0 +1,113 @@
+"""Shared fixtures: a tiny random BERT (built from a config, with the real MiniLM tokenizer) and
+small labelled files written by the tests themselves."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub in tests
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+POSITIVE = ["great", "wonderful", "lovely", "excellent", "happy", "fantastic", "superb", "delightful"]
+NEGATIVE = ["awful", "terrible", "horrible", "sad", "boring", "dreadful", "poor", "miserable"]
+SUBJECTS = ["the movie", "our trip", "this phone", "the service", "my day", "the food", "that book", "the show"]
+
+
+def sentiment_rows(n: int, seed: int = 0) -> list[dict]:
+    """Short sentences whose label is given away by one word: learnable by a tiny model in seconds."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
+        filler = " ".join(rng.choices(["really", "quite", "so", "very", "truly", "just"], k=rng.randint(0, 6)))
+        rows.append({"text": f"{rng.choice(SUBJECTS)} was {filler} {word}".replace("  ", " "), "label": label})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
+    columns = columns or list(rows[0])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT saved with the MiniLM tokenizer: real tokenizer, toy weights."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from tailor.models.catalog import EMBEDDED
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(EMBEDDED["minilm"].path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def sentiment_files(tmp_path) -> dict[str, Path]:
+    return {"train": write_csv(tmp_path / "train.csv", sentiment_rows(160, seed=1)),
+            "eval": write_csv(tmp_path / "eval.csv", sentiment_rows(40, seed=2))}
+
+
+@pytest.fixture
+def make_config(tmp_path, tiny_bert, sentiment_files, monkeypatch):
+    """Write a config for the tiny model; keyword sections are merged over fast defaults.
+    The test runs inside tmp_path, so the default run folder runs/config lands there."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+
+    def make(**sections) -> Path:
+        config = {
+            "task": "text-classification",
+            "model": str(tiny_bert),
+            "data": {"train": "train.csv", "eval": "eval.csv", "max_length": 32},
+            "train": {"epochs": 10, "batch_size": 16, "lr": 3e-3, "warmup_ratio": 0.0, "precision": "fp32",
+                      "early_stopping_patience": None},
+            "eval": {"classical_baseline": False},
+        }
+        for section, values in sections.items():
+            if isinstance(values, dict) and isinstance(config.get(section), dict):
+                config[section] = {**config[section], **values}
+            else:
+                config[section] = values
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the real `tailor` entry point in-process: returns (exit code, stdout, stderr)."""
+    from tailor.cli import main
+
+    def run(*args: str):
+        monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

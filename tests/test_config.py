@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tailor.config import Config, config_schema, load_config
+from tailor.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = write(tmp_path / "sub", "task: text-classification\ndata: {train: d/train.csv}\n")
+    cfg = load_config(path)
+    assert cfg.data.train == tmp_path / "sub" / "d" / "train.csv"
+    assert cfg.output.dir == Path("runs") / "exp"  # the default run folder is under the current directory
+    written = load_config(write(tmp_path / "sub", "task: text-classification\ndata: {train: t.csv}\n"
+                                                  "output: {dir: out}\n"))
+    assert written.output.dir == tmp_path / "sub" / "out"
+    assert cfg.data.eval == 0.1 and cfg.method == "full" and cfg.model.trust_remote_code is False
+    assert cfg.train.lr == 5e-5 and cfg.train.warmup_ratio == 0.06 and cfg.train.early_stopping_patience == 2
+
+
+def test_dotted_overrides_parse_numbers_and_create_sections(tmp_path):
+    path = write(tmp_path, "task: text-classification\nmodel: minilm\ndata: {train: t.csv}\n")
+    cfg = load_config(path, ["train.lr=3e-5", "data.text=review", "method=lora", "lora.r=4", "model.revision=v1",
+                             "train.early_stopping_patience=null"])
+    assert cfg.train.lr == 3e-5 and cfg.data.text == "review" and cfg.method == "lora" and cfg.lora.r == 4
+    assert cfg.model.name == "minilm" and cfg.model.revision == "v1"
+    assert cfg.train.early_stopping_patience is None
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    path = write(tmp_path, "task: text-classification\ndata: {train: t.csv}\ntrain: {learning_rate: 1}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'train.learning_rate'"):
+        load_config(path)
+    path = write(tmp_path, "task: text-classification\ndata: {train: t.csv, lables: y}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == f"{path}: unknown key 'data.lables' (did you mean 'label'?)"
+
+
+def test_unknown_task_and_bad_values_are_one_line_errors(tmp_path):
+    path = write(tmp_path, "task: text-clasification\ndata: {train: t.csv}\n")
+    with pytest.raises(ConfigError, match="unknown task 'text-clasification' \\(did you mean 'text-classification'"):
+        load_config(path)
+    path = write(tmp_path, "task: text-classification\ndata: {train: t.csv}\n")
+    with pytest.raises(ConfigError, match=r"train.lr: Input should be a valid number.*got 'fast'"):
+        load_config(path, ["train.lr=fast"])
+    with pytest.raises(ConfigError, match="data.train is required"):
+        load_config(write(tmp_path, "task: text-classification\n"))
+    with pytest.raises(ConfigError, match="write it as section.key=value"):
+        load_config(path, ["train.lr"])
+
+
+def test_missing_and_empty_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="the config file is empty"):
+        load_config(write(tmp_path, ""))
+
+
+def test_schema_lists_every_section():
+    schema = config_schema()
+    assert set(Config.model_fields) <= set(schema["properties"])
+    assert schema["required"] == ["task"]
+    json.dumps(schema)
+
+
+def test_schema_cli(cli):
+    code, out, _ = cli("config", "schema")
+    assert code == 0 and "warmup_ratio" in json.loads(out)["$defs"]["TrainSection"]["properties"]

@@ -1,0 +1,137 @@
+"""End to end on a tiny random BERT: the files promised, a model that reloads and predicts,
+loss that falls, methods that train what they say, resume that matches an uninterrupted run."""
+
+import csv
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import tailor
+from tailor.training import engine
+
+RUN_FILES = {"config.yaml", "checkpoints", "model", "metrics.json", "history.json", "report.html"}
+MODEL_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"}
+
+
+def test_cli_train_writes_the_run_folder_and_the_model_reloads(make_config, cli, tmp_path):
+    config = make_config()
+    code, out, err = cli("train", config)
+    assert code == 0, err
+    run = tmp_path / "runs" / "config"
+    assert {p.name for p in run.iterdir()} == RUN_FILES
+    assert {p.name for p in (run / "model").iterdir()} == MODEL_FILES
+    assert "fine-tuned" in out and "run folder: runs/config" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    best = metrics["train"]["best_checkpoint"].rsplit("/", 1)[-1]
+    # keep_checkpoints=2: the best one and the latest one survive
+    kept = {p.name for p in (run / "checkpoints").iterdir()}
+    assert len(kept) == 2 and {best, "checkpoint-100"} <= kept
+
+    model = AutoModelForSequenceClassification.from_pretrained(run / "model")  # plain transformers
+    tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    batch = tokenizer(["the movie was wonderful", "the movie was dreadful"], return_tensors="pt", padding=True)
+    assert [model.config.id2label[i] for i in model(**batch).logits.argmax(-1).tolist()] == ["positive", "negative"]
+
+    evaluation = metrics["eval"]
+    assert evaluation["accuracy"] >= 0.9 > metrics["baseline"]["accuracy"]
+    assert {"accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "per_class",
+            "confusion_matrix"} <= set(evaluation)
+    assert sum(map(sum, evaluation["confusion_matrix"]["matrix"])) == evaluation["examples"] == 40
+    history = json.loads((run / "history.json").read_text())
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert sum(losses[-5:]) < 0.7 * sum(losses[:5])
+    report = (run / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 2 and "Per class" in report and "http" not in report
+    card = (run / "model" / "README.md").read_text()
+    assert "text-classification" in card and "| accuracy |" in card
+
+
+def test_predict_and_eval_on_a_trained_run(make_config, cli, tmp_path):
+    assert cli("train", make_config())[0] == 0
+    run = tmp_path / "runs" / "config"
+    code, out, _ = cli("predict", run, "--text", "my day was superb", "--text", "the food was awful")
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["label"] for a in answers] == ["positive", "negative"]
+    assert answers[0]["text"] == "my day was superb"
+    assert abs(sum(answers[0]["probabilities"].values()) - 1) < 1e-4
+
+    code, _, err = cli("predict", run, "--data", tmp_path / "eval.csv", "--output", tmp_path / "p.csv")
+    assert code == 0, err
+    with (tmp_path / "p.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 40 and set(rows[0]) == {"text", "label", "score", "p_negative", "p_positive"}
+
+    code, out, _ = cli("eval", run, "--data", tmp_path / "eval.csv", "--output", tmp_path / "m.json")
+    assert code == 0 and '"accuracy"' in out
+    assert json.loads((tmp_path / "m.json").read_text())["examples"] == 40
+
+
+def test_an_existing_run_is_not_overwritten_silently(make_config, cli, tmp_path):
+    config = make_config(train={"epochs": 1})
+    assert cli("train", config)[0] == 0
+    code, _, err = cli("train", config)
+    assert code == 2 and "already holds a run; continue it with --resume, replace it with --overwrite" in err
+    assert cli("train", config, "--overwrite")[0] == 0
+
+
+def test_freeze_trains_only_the_head_and_top_layer(make_config, tiny_bert, tmp_path):
+    result = tailor.train(make_config(method="freeze", freeze={"layers": 1}))
+    before = load_file(tiny_bert / "model.safetensors")
+    after = load_file(result.dir / "model" / "model.safetensors")
+    for name, tensor in before.items():
+        trained = f"bert.{name}" if f"bert.{name}" in after else name
+        same = torch.equal(tensor, after[trained])
+        if ".layer.1." in name:
+            assert not same, f"{name} should have trained"
+        elif "pooler" not in name:
+            assert same, f"{name} should be frozen"
+    assert result.metrics["train"]["trainable_parameters"] < 0.1 * result.metrics["train"]["total_parameters"]
+
+
+def test_lora_trains_adapters_and_exports_a_merged_plain_model(make_config, tiny_bert):
+    result = tailor.train(make_config(method="lora", lora={"r": 4, "alpha": 8, "dropout": 0.0}))
+    assert result.metrics["train"]["trainable_parameters"] < 0.2 * result.metrics["train"]["total_parameters"]
+    after = load_file(result.dir / "model" / "model.safetensors")
+    assert not any("lora" in name for name in after)
+    before = load_file(tiny_bert / "model.safetensors")
+    name = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(before[name], after[f"bert.{name}"])  # the merged LoRA update
+    losses = [h["loss"] for h in json.loads((result.dir / "history.json").read_text()) if "loss" in h]
+    assert losses[-1] < losses[0]
+
+
+class Killed(BaseException):
+    """Stands in for a kill: not an Exception, so nothing on the way up handles it."""
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, monkeypatch, tmp_path):
+    whole = tailor.train(make_config(output={"dir": "whole", "keep_checkpoints": 10}))
+
+    original = engine.CheckpointSafeTrainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        original(self, model, trial)
+        if self.state.global_step == 20:
+            raise Killed
+
+    monkeypatch.setattr(engine.CheckpointSafeTrainer, "_save_checkpoint", save_then_die)
+    config = make_config(output={"dir": "killed", "keep_checkpoints": 10})
+    with pytest.raises(Killed):
+        tailor.train(config)
+    partial = tmp_path / "killed" / "checkpoints" / "checkpoint-25"  # a save cut short: no completion marker
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"half")
+    monkeypatch.setattr(engine.CheckpointSafeTrainer, "_save_checkpoint", original)
+
+    resumed = tailor.train(config, resume=True)
+    assert not partial.exists()
+    assert resumed.metrics["eval"]["accuracy"] == whole.metrics["eval"]["accuracy"]
+    assert resumed.metrics["eval"]["per_class"] == whole.metrics["eval"]["per_class"]
+    a = load_file(whole.dir / "model" / "model.safetensors")
+    b = load_file(resumed.dir / "model" / "model.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
