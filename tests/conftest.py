@@ -80,6 +80,7 @@ def make_config(tmp_path, tiny_bert, sentiment_files, monkeypatch):
             "model": str(tiny_bert),
             "data": {"train": "train.csv", "eval": "eval.csv", "max_length": 32},
             "train": {"epochs": 10, "batch_size": 16, "lr": 3e-3, "warmup_ratio": 0.0, "precision": "fp32",
+                      "freeze_embeddings": False,  # random embeddings: the toy model must learn them
                       "early_stopping_patience": None},
             "eval": {"classical_baseline": False},
         }

@@ -24,7 +24,7 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
                                                   "output: {dir: out}\n"))
     assert written.output.dir == tmp_path / "sub" / "out"
     assert cfg.data.eval == 0.1 and cfg.method == "full" and cfg.model.trust_remote_code is False
-    assert cfg.train.lr == 5e-5 and cfg.train.warmup_ratio == 0.06 and cfg.train.early_stopping_patience == 2
+    assert cfg.train.lr is None and cfg.train.freeze_embeddings and cfg.train.warmup_ratio == 0.06 and cfg.train.early_stopping_patience == 2
 
 
 def test_dotted_overrides_parse_numbers_and_create_sections(tmp_path):

@@ -135,3 +135,14 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, monkeypat
     a = load_file(whole.dir / "model" / "model.safetensors")
     b = load_file(resumed.dir / "model" / "model.safetensors")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+@pytest.mark.parametrize("freeze_embeddings", [True, False])
+def test_full_fine_tuning_with_and_without_frozen_word_embeddings(make_config, tiny_bert, freeze_embeddings):
+    result = tailor.train(make_config(train={"epochs": 2, "freeze_embeddings": freeze_embeddings}))
+    before = load_file(tiny_bert / "model.safetensors")
+    after = load_file(result.dir / "model" / "model.safetensors")
+    name = "embeddings.word_embeddings.weight"
+    assert torch.equal(before[name], after[f"bert.{name}"]) == freeze_embeddings
+    layer = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(before[layer], after[f"bert.{layer}"])

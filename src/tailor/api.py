@@ -34,7 +34,7 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     task = get_task(cfg.task)
-    cfg.model.name = cfg.model.name or task.default_model
+    _fill_model_defaults(cfg, task)
     run = RunDir(Path(cfg.output.dir))
 
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
@@ -130,7 +130,7 @@ def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     task = get_task(cfg.task)
-    cfg.model.name = cfg.model.name or task.default_model
+    _fill_model_defaults(cfg, task)
     _, tokenizer = _load_tokenizer(cfg)
     return check_data(task, cfg, tokenizer)
 
@@ -148,6 +148,14 @@ def load_run(run_dir: str | Path):
     model = getattr(transformers, task.auto_model).from_pretrained(model_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
     return cfg, task, model, tokenizer
+
+
+def _fill_model_defaults(cfg: Config, task) -> None:
+    """What the config leaves open is decided by the task and the model (written to config.yaml)."""
+    from tailor.models.catalog import default_lr
+
+    cfg.model.name = cfg.model.name or task.default_model
+    cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name)
 
 
 def _load_tokenizer(cfg: Config):

@@ -68,7 +68,8 @@ class TrainSection(Section):
     epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
     batch_size: int = Field(32, gt=0)
-    lr: float = Field(5e-5, gt=0, description="peak learning rate")
+    lr: float | None = Field(None, gt=0, description="peak learning rate; default: the embedded model's tuned "
+                                                     "value (minilm 1e-4), else 5e-5")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
@@ -78,6 +79,9 @@ class TrainSection(Section):
     early_stopping_patience: int | None = Field(2, ge=1, description="evaluations without improvement before "
                                                                       "stopping; null turns it off")
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = "adamw_torch"
+    freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
+                                                      "words absent from your data keep their pretrained meaning, "
+                                                      "and steps are faster (no update of the largest matrix)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32")

@@ -18,6 +18,7 @@ class EmbeddedModel:
     summary: str
     tasks: tuple[str, ...]
     license: str
+    lr: float = 5e-5  # peak learning rate that works well for this model when the config sets none
 
     def path(self) -> Path:
         spec = importlib.util.find_spec(self.package)
@@ -34,6 +35,13 @@ class EmbeddedModel:
         return importlib.util.find_spec(self.package) is not None
 
 
+DEFAULT_LR = 5e-5
+
+
+def default_lr(model_name: str) -> float:
+    return EMBEDDED[model_name].lr if model_name in EMBEDDED else DEFAULT_LR
+
+
 EMBEDDED: dict[str, EmbeddedModel] = {
     "minilm": EmbeddedModel(
         alias="minilm",
@@ -43,5 +51,6 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         summary="BERT MiniLM-L6-H384 (sentence-transformers all-MiniLM-L6-v2), 22.7M params, uncased English",
         tasks=("text-classification",),
         license="Apache-2.0",
+        lr=1e-4,  # small models like larger steps; measured on the tweets (benchmarks/)
     ),
 }

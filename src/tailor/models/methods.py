@@ -27,6 +27,8 @@ def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn
         freeze_backbone(model, trainable_top_layers=cfg.freeze.layers)
     elif cfg.method == "lora":
         model = add_lora(model, cfg, peft_task_type)
+    if cfg.train.freeze_embeddings and cfg.method != "freeze":
+        model.get_input_embeddings().weight.requires_grad_(False)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return model, TrainableSummary(cfg.method, trainable, total)
