@@ -77,6 +77,12 @@ def test_an_existing_run_is_not_overwritten_silently(make_config, cli, tmp_path)
     code, _, err = cli("train", config)
     assert code == 2 and "already holds a run; continue it with --resume, replace it with --overwrite" in err
     assert cli("train", config, "--overwrite")[0] == 0
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    code, _, err = cli("train", config, "--overwrite", f"output.dir={precious}")
+    assert code == 2 and "is not empty and is not a tailor run folder" in err
+    assert (precious / "thesis.tex").read_text() == "years of work"
 
 
 def test_freeze_trains_only_the_head_and_top_layer(make_config, tiny_bert, tmp_path):

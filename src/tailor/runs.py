@@ -57,8 +57,14 @@ class RunDir:
             raise RunError(f"{self.dir} already holds a run; continue it with --resume, replace it with "
                            "--overwrite, or choose another folder with output.dir=...")
         if used:
+            if not self.looks_like_a_run():
+                raise RunError(f"{self.dir} is not empty and is not a tailor run folder; --overwrite only replaces "
+                               "runs. Choose another folder with output.dir=...")
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+
+    def looks_like_a_run(self) -> bool:
+        return self.config.exists() and any(p.exists() for p in (self.checkpoints, self.model, self.metrics))
 
     def require_model(self) -> Path:
         if not self.model.joinpath("config.json").exists():

@@ -1,0 +1,35 @@
+"""Every registered task and embedded model is complete, listed by the CLI and documented."""
+
+from pathlib import Path
+
+import pytest
+
+from tailor.models.catalog import EMBEDDED
+from tailor.tasks import TASKS, get_task
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_implements_the_protocol(name):
+    task = get_task(name)
+    assert task.name == name
+    for method in ("fields", "fit_labels", "build_model", "preprocess", "collator", "training_metrics",
+                   "evaluate", "predict"):
+        assert callable(getattr(task, method)), f"{name} lacks {method}"
+    assert task.default_model in EMBEDDED and name in EMBEDDED[task.default_model].tasks
+    assert f"task: {name}" in README
+
+
+@pytest.mark.parametrize("alias", sorted(EMBEDDED))
+def test_embedded_model_is_installed_and_serves_registered_tasks(alias):
+    model = EMBEDDED[alias]
+    assert (model.path() / "config.json").exists()
+    assert set(model.tasks) <= set(TASKS)
+
+
+def test_cli_lists_the_registry(cli):
+    code, out, _ = cli("tasks")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == list(TASKS)
+    code, out, _ = cli("models")
+    assert code == 0 and all(f"{alias} " in out for alias in EMBEDDED)
