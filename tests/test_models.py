@@ -49,3 +49,4 @@ def test_unreachable_hub_is_detected_without_retries(monkeypatch):
 def test_cli_reports_a_missing_model_in_one_line(make_config, cli):
     code, _, err = cli("train", make_config(model="someone/bert-for-reviews"))
     assert code == 2 and err.startswith("error: model 'someone/bert-for-reviews' is not an embedded alias")
+    assert len(err.strip().splitlines()) == 1 and not (make_config().parent / "runs").exists()

@@ -38,14 +38,13 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     run = RunDir(Path(cfg.output.dir))
 
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
+    source, tokenizer = _load_tokenizer(cfg)
     run.prepare(resume=resume, overwrite=overwrite)
     save_config(cfg, run.config)
     for note in data.notes:
         warn(note)
     say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}); "
         f"{len(data.labels)} labels")
-
-    source, tokenizer = _load_tokenizer(cfg)
     model = task.build_model(source.location, cfg, data.labels, **source.load_kwargs(cfg.model.revision,
                                                                                    cfg.model.trust_remote_code))
     model, trainable = apply_method(model, cfg, task.peft_task_type)
