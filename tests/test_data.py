@@ -56,15 +56,16 @@ def test_stratified_split_is_seeded_and_keeps_proportions(tmp_path):
 
 
 def test_data_check_summarises_and_warns(make_config, tmp_path, cli):
-    train = sentiment_rows(60) + [{"text": "the movie was great", "label": "negative"}] * 2
+    train = sentiment_rows(58) + [{"text": "the film was great", "label": "negative"},
+                                  {"text": "the film was great", "label": "positive"}] * 2
     train += [{"text": f"a wonderful day number {i}", "label": "positive"} for i in range(200)]
     write_csv(tmp_path / "train.csv", train)
     write_csv(tmp_path / "eval.csv", sentiment_rows(10) + [{"text": "a wonderful day number 3", "label": "positive"}])
     code, out, err = cli("data", "check", make_config(), "data.max_length=6")
     assert code == 0, err
     assert "rows: train 262  eval 11" in out
-    assert "imbalanced labels: 'positive' has 230 examples, 'negative' only 32" in out
-    assert "texts with conflicting labels" not in out or "appear with different labels" in out
+    assert "imbalanced labels: 'positive' has 231 examples, 'negative' only 31" in out
+    assert "1 texts appear with different labels" in out
     assert "1 evaluation texts also appear in training" in out
     assert "longer than data.max_length=6 tokens" in out
 
