@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tailor.errors import ModelError
 
+DEFAULT_LR = 5e-5
+
 
 @dataclass(frozen=True)
 class EmbeddedModel:
@@ -18,7 +20,7 @@ class EmbeddedModel:
     summary: str
     tasks: tuple[str, ...]
     license: str
-    lr: float = 5e-5  # peak learning rate that works well for this model when the config sets none
+    lr: float = DEFAULT_LR  # peak learning rate that works well for this model when the config sets none
 
     def path(self) -> Path:
         spec = importlib.util.find_spec(self.package)
@@ -33,9 +35,6 @@ class EmbeddedModel:
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
-
-
-DEFAULT_LR = 5e-5
 
 
 def default_lr(model_name: str) -> float:

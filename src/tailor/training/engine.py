@@ -9,8 +9,8 @@ are only trusted once complete (a kill during a save leaves the previous one usa
 from __future__ import annotations
 
 import math
-import sys
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from transformers.trainer_utils import rotate_checkpoints
 
 from tailor.config import Config
 from tailor.io import atomic_write_text
+from tailor.training.inference import length_order
 
 COMPLETE_MARKER = "tailor-complete"
 transformers_logging.disable_progress_bar()  # per-save "Writing model shards" bars; ours shows the run
@@ -69,8 +70,7 @@ def fit(model, tokenizer, train_ds, eval_ds, collator, compute_metrics, cfg: Con
 def sorted_by_length(dataset):
     """Evaluation order does not change metrics, so evaluate in length order: batches of similar
     lengths waste almost nothing on padding."""
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    return dataset.select(sorted(range(len(lengths)), key=lengths.__getitem__))
+    return dataset.select(length_order(dataset["input_ids"]))
 
 
 def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str) -> TrainingArguments:
@@ -175,7 +175,9 @@ class LossProgressCallback(ProgressCallback):
         if "loss" in logs:
             self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
         elif "eval_loss" in logs:
+            timings = ("runtime", "per_second", "elapsed")
             shown = {k.removeprefix("eval_"): v for k, v in logs.items()
-                     if k.startswith("eval_") and isinstance(v, float) and not any(s in k for s in ("runtime", "per_second", "elapsed"))}
+                     if k.startswith("eval_") and isinstance(v, float) and not any(t in k for t in timings)}
             text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
-            self.training_bar.write(f"epoch {logs.get('epoch', 0):.2f}  step {state.global_step}  eval: {text}", file=sys.stderr)
+            self.training_bar.write(f"epoch {logs.get('epoch', 0):.2f}  step {state.global_step}  eval: {text}",
+                                    file=sys.stderr)

@@ -7,11 +7,16 @@ import torch
 from tqdm.auto import tqdm
 
 
+def length_order(input_ids: list[list[int]]) -> list[int]:
+    """Indices that visit the rows from shortest to longest: batches of similar length pad little."""
+    return sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+
+
 def batched_forward(model, tokenizer, dataset, batch_size: int, output: str = "logits") -> np.ndarray:
     """Run the model over a tokenized dataset in batches of similar length; results in input order."""
     features = [{k: v for k, v in row.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
                 for row in dataset]
-    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+    order = length_order([feature["input_ids"] for feature in features])
     device = next(model.parameters()).device
     results: list[np.ndarray | None] = [None] * len(features)
     model.eval()
