@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tailor.data.shipped import sentiment_tweets, write_split
 
-SIZES = {"train": 10000, "eval": 1000, "test": 2000}
+SIZES = {"train": 18000, "eval": 1000, "test": 2000}
 
 if __name__ == "__main__":
     rows = sentiment_tweets()

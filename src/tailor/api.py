@@ -142,6 +142,7 @@ def load_run(run_dir: str | Path):
 
     run = RunDir(Path(run_dir))
     model_dir = run.require_model()
+    transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
     cfg = load_config(run.config)
     task = get_task(cfg.task)
     model = getattr(transformers, task.auto_model).from_pretrained(model_dir)
