@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tailor.api import train
 from tailor.config import load_config
+from tailor.tasks import fill_task_defaults, get_task
 
 args = common.parse_args(__doc__)
 common.install_probes()
@@ -23,6 +24,7 @@ base = {
     "output": {"dir": str(Path(args.out).resolve())},
 }
 cfg = load_config(None, overrides=list(args.set), base=base)
+fill_task_defaults(cfg, get_task(cfg.task))  # batch size etc. as `tailor train` would pick them
 cfg.eval.steps = common.eval_steps(args.eval_every, cfg.train.batch_size * cfg.train.grad_accum)
 result = train(cfg, overwrite=True)
 

@@ -112,3 +112,39 @@ def cli(monkeypatch, capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(tmp_path_factory) -> Path:
+    """The real SmolLM2 tokenizer (with its ChatML template), read from the shipped GGUF file."""
+    import importlib.util
+
+    from transformers import AutoTokenizer
+
+    from tailor.models.catalog import EMBEDDED
+
+    spec = EMBEDDED["smollm2"]
+    folder = tmp_path_factory.mktemp("smollm2-tokenizer")
+    package_dir = importlib.util.find_spec(spec.package).submodule_search_locations[0]
+    AutoTokenizer.from_pretrained(package_dir, gguf_file=spec.gguf).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory, smollm2_tokenizer) -> Path:
+    """A 2-layer, 64-wide random Llama (tied embeddings, grouped KV heads like SmolLM2) saved with
+    the real SmolLM2 tokenizer: real chat template, toy weights."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

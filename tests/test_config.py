@@ -23,8 +23,33 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
     written = load_config(write(tmp_path / "sub", "task: text-classification\ndata: {train: t.csv}\n"
                                                   "output: {dir: out}\n"))
     assert written.output.dir == tmp_path / "sub" / "out"
-    assert cfg.data.eval == 0.1 and cfg.method == "full" and cfg.model.trust_remote_code is False
-    assert cfg.train.lr is None and cfg.train.freeze_embeddings and cfg.train.warmup_ratio == 0.06 and cfg.train.early_stopping_patience == 2
+    assert cfg.data.eval == 0.1 and cfg.model.trust_remote_code is False
+    assert cfg.train.freeze_embeddings and cfg.train.warmup_ratio == 0.06 and cfg.train.early_stopping_patience == 2
+    # Left open in the file, decided per task (and model, and method) when training starts.
+    assert cfg.method is None and cfg.train.lr is None and cfg.train.batch_size is None
+
+
+@pytest.mark.parametrize("task, method, expected", [
+    ("text-classification", None, {"method": "full", "lr": 1e-4, "batch_size": 32, "max_length": 128,
+                                   "metric": "f1_macro", "model": "minilm"}),
+    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_size": 32}),
+    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "max_length": 1024, "metric": "loss",
+                    "model": "smollm2", "targets": "all-linear"}),
+    ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
+])
+def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, expected):
+    from tailor.tasks import fill_task_defaults, get_task
+
+    cfg = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\n"),
+                      [f"method={method}"] if method else [])
+    fill_task_defaults(cfg, get_task(task))
+    found = {"method": cfg.method, "lr": cfg.train.lr, "batch_size": cfg.train.batch_size,
+             "max_length": cfg.data.max_length, "metric": cfg.eval.metric, "model": cfg.model.name,
+             "targets": cfg.lora.targets}
+    assert {k: found[k] for k in expected} == expected
+    explicit = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\ntrain: {{batch_size: 3}}\n"))
+    fill_task_defaults(explicit, get_task(task))
+    assert explicit.train.batch_size == 3  # what the file says wins
 
 
 def test_dotted_overrides_parse_numbers_and_create_sections(tmp_path):

@@ -14,9 +14,13 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 def test_task_implements_the_protocol(name):
     task = get_task(name)
     assert task.name == name
-    for method in ("fields", "fit_labels", "build_model", "preprocess", "collator", "training_metrics",
-                   "evaluate", "predict"):
+    for method in ("read_inputs", "fit_labels", "build_model", "preprocess", "collator", "final_metrics",
+                   "save_model", "load_model", "evaluate", "predict"):
         assert callable(getattr(task, method)), f"{name} lacks {method}"
+    # The engine uses the model's own loss and no metrics beyond it unless the task gives them.
+    for optional in ("training_metrics", "training_loss"):
+        assert getattr(task, optional) is None or callable(getattr(task, optional))
+    assert task.defaults["method"] in ("full", "freeze", "lora") and task.pipeline_tag
     assert task.default_model in EMBEDDED and name in EMBEDDED[task.default_model].tasks
     assert f"task: {name}" in README
 
@@ -24,7 +28,12 @@ def test_task_implements_the_protocol(name):
 @pytest.mark.parametrize("alias", sorted(EMBEDDED))
 def test_embedded_model_is_installed_and_serves_registered_tasks(alias):
     model = EMBEDDED[alias]
-    assert (model.path() / "config.json").exists()
+    if model.gguf:  # converted on first use (test_slow covers that); here: the shipped file is there
+        import importlib.util
+
+        assert (Path(importlib.util.find_spec(model.package).submodule_search_locations[0]) / model.gguf).is_file()
+    else:
+        assert (model.path() / "config.json").exists()
     assert set(model.tasks) <= set(TASKS)
 
 

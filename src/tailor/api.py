@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,57 +28,54 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     """Fine-tune as the config says; returns the run folder and its final metrics."""
     from tailor.data.loading import load_task_data
     from tailor.models.methods import apply_method
-    from tailor.tasks import get_task
+    from tailor.tasks import fill_task_defaults, get_task
     from tailor.training.engine import fit
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     task = get_task(cfg.task)
-    _fill_model_defaults(cfg, task)
+    fill_task_defaults(cfg, task)
     run = RunDir(Path(cfg.output.dir))
 
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
     source, tokenizer = _load_tokenizer(cfg)
+    train_ds, train_fit = task.preprocess(data.train, tokenizer, cfg, data)
+    eval_ds, eval_fit = task.preprocess(data.eval, tokenizer, cfg, data)
     run.prepare(resume=resume, overwrite=overwrite)
     save_config(cfg, run.config)
-    for note in data.notes:
+    for line in data.info:
+        say(line)
+    notes = list(data.notes)
+    for message in (train_fit.message("training examples"), eval_fit.message("evaluation examples")):
+        if message:
+            notes.append(message)
+    for note in notes:
         warn(note)
-    say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}); "
-        f"{len(data.labels)} labels")
-    model = task.build_model(source.location, cfg, data.labels, **source.load_kwargs(cfg.model.revision,
-                                                                                   cfg.model.trust_remote_code))
+    labels = f"; {len(data.labels)} labels" if data.labels else ""
+    say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}){labels}")
+    model = task.build_model(source.location, cfg, data, **source.load_kwargs(cfg.model.revision,
+                                                                            cfg.model.trust_remote_code))
     model, trainable = apply_method(model, cfg, task.peft_task_type)
     say(f"model: {source.display}; {trainable}")
 
-    label2id = {label: i for i, label in enumerate(data.labels)}
-    train_ds, truncated = task.preprocess(data.train, tokenizer, cfg, label2id)
-    eval_ds, eval_truncated = task.preprocess(data.eval, tokenizer, cfg, label2id)
-    notes = list(data.notes)
-    for message in (truncated.message("training texts"), eval_truncated.message("evaluation texts")):
-        if message:
-            warn(message)
-            notes.append(message)
-
-    result, model = fit(model, tokenizer, train_ds, eval_ds, task.collator(tokenizer), task.training_metrics, cfg,
-                        run.checkpoints, resume=resume)
-    model = _save_model(model, tokenizer, run)
+    result, model = fit(model, tokenizer, train_ds, eval_ds, task, cfg, run.checkpoints, resume=resume)
+    model = _save_model(task, model, tokenizer, run)
 
     say("evaluating the best checkpoint and the baselines ...")
     metrics = {
         "name": run.dir.name,
         "task": cfg.task,
         "model": cfg.model.name,
-        "pipeline_tag": task.name,
+        "pipeline_tag": task.pipeline_tag,
         "eval_data": data.eval_source,
         "best_metric_name": cfg.eval.metric,
-        "eval": task.evaluate(model, tokenizer, data.eval, cfg, cfg.eval.batch_size),
-        **_baselines(data, cfg),
+        **task.final_metrics(model, tokenizer, data, cfg, source.location),
         "train": {"steps": result.global_step, "runtime_s": round(result.runtime_s, 1),
                   "samples_per_s": round(result.samples_per_s, 2), "precision": result.precision,
-                  "trainable_parameters": trainable.trainable, "total_parameters": trainable.total,
-                  "best_checkpoint": result.best_checkpoint},
+                  "method": cfg.method, "trainable_parameters": trainable.trainable,
+                  "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint},
         "data": {"train_file": str(cfg.data.train), "train_examples": len(data.train),
                  "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
-                 "truncated_train": truncated.count, "truncated_eval": eval_truncated.count},
+                 "truncated_train": train_fit.count, "truncated_eval": eval_fit.count},
     }
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
@@ -87,12 +83,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
 
 def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = None) -> dict:
     """Metrics of a trained run on another labelled file (same column names as in training)."""
-    from tailor.data.loading import read_examples
-
     cfg, task, model, tokenizer = load_run(run_dir)
-    examples = read_examples(Path(data), task, cfg, split="test")
-    known = set(model.config.label2id)
-    for label, where in zip(examples.columns["label"], examples.where):
+    examples = task.read_inputs(Path(data), cfg, split="test")
+    known = set(getattr(model.config, "label2id", None) or {}) if "label" in examples.columns else set()
+    for label, where in zip(examples.columns.get("label", []), examples.where):
         if label not in known:
             raise DataError(examples.path, f"label '{label}' was never seen in training (the model knows: "
                             f"{', '.join(sorted(known)[:10])})", "Remove these rows or retrain with this label",
@@ -106,18 +100,17 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
             text_pairs: list[str] | None = None, batch_size: int | None = None) -> list[dict]:
     """Answers of a trained run for new texts, or for every row of a file (labels not needed)."""
     from tailor.data.examples import Examples
-    from tailor.data.loading import read_examples
 
     cfg, task, model, tokenizer = load_run(run_dir)
     if data is not None:
-        examples = read_examples(Path(data), task, cfg, with_labels=False)
+        examples = task.read_inputs(Path(data), cfg, with_targets=False)
     else:
         columns = {"text": list(texts or [])}
         if text_pairs:
             columns["text_pair"] = list(text_pairs)
         examples = Examples(Path("<command line>"), columns, [f"text {i + 1}" for i in range(len(columns["text"]))])
     answers = task.predict(model, tokenizer, examples, cfg, batch_size or cfg.eval.batch_size)
-    for answer, text in zip(answers, examples.columns["text"]):
+    for answer, text in zip(answers, examples.columns.get("text", [])):
         answer["text"] = text
     return answers
 
@@ -125,13 +118,53 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
 def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
     """Validate a config's data without training; a summary dict (see tailor.data.check)."""
     from tailor.data.check import check_data
-    from tailor.tasks import get_task
+    from tailor.tasks import fill_task_defaults, get_task
 
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
     task = get_task(cfg.task)
-    _fill_model_defaults(cfg, task)
+    fill_task_defaults(cfg, task)
     _, tokenizer = _load_tokenizer(cfg)
     return check_data(task, cfg, tokenizer)
+
+
+def export(run_dir: str | Path, out: str | Path, *, merge: bool = False, overwrite: bool = False) -> Path:
+    """Copy a run's model out as a standalone folder. `merge` folds a LoRA adapter into the base
+    weights: the result loads with plain transformers (no peft), chat template and generation
+    config included."""
+    import shutil
+
+    from tailor.errors import RunError
+
+    run = RunDir(Path(run_dir))
+    model_dir = run.require_model()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adapter = (model_dir / "adapter_config.json").exists()
+    if not (merge and adapter):
+        save_folder_atomically(out, lambda folder: shutil.copytree(model_dir, folder))
+        if adapter:
+            warn("this run holds a LoRA adapter: the copy needs its base model (and peft) to load; "
+                 "--merge writes a standalone model")
+        return out
+    from tailor.models.generation import load_causal_lm
+    from tailor.models.methods import merge_for_export
+
+    import transformers
+
+    model = merge_for_export(load_causal_lm(model_dir))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        model.generation_config.save_pretrained(folder)
+        if (model_dir / "README.md").exists():
+            shutil.copy(model_dir / "README.md", folder / "README.md")
+
+    save_folder_atomically(out, write)
+    return out
 
 
 def load_run(run_dir: str | Path):
@@ -145,17 +178,9 @@ def load_run(run_dir: str | Path):
     transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
     cfg = load_config(run.config)
     task = get_task(cfg.task)
-    model = getattr(transformers, task.auto_model).from_pretrained(model_dir)
+    model = task.load_model(model_dir)
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
     return cfg, task, model, tokenizer
-
-
-def _fill_model_defaults(cfg: Config, task) -> None:
-    """What the config leaves open is decided by the task and the model (written to config.yaml)."""
-    from tailor.models.catalog import default_lr
-
-    cfg.model.name = cfg.model.name or task.default_model
-    cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name)
 
 
 def _load_tokenizer(cfg: Config):
@@ -173,37 +198,11 @@ def _load_tokenizer(cfg: Config):
     return source, tokenizer
 
 
-def _baselines(data, cfg: Config) -> dict:
-    from tailor.evaluation.classification import majority_baseline, tfidf_baseline
-
-    train_labels, eval_labels = data.train.columns["label"], data.eval.columns["label"]
-    result = {"baseline": majority_baseline(train_labels, eval_labels, data.labels)}
-    if cfg.eval.classical_baseline:
-        started = time.perf_counter()
-        result["classical_baseline"] = tfidf_baseline(_joined(data.train), train_labels, _joined(data.eval),
-                                                      eval_labels, data.labels, cfg.train.seed)
-        result["classical_baseline"]["runtime_s"] = round(time.perf_counter() - started, 1)
-    return result
-
-
-def _joined(examples) -> list[str]:
-    pairs = examples.get("text_pair")
-    texts = examples.columns["text"]
-    return [f"{a} || {b or ''}" for a, b in zip(texts, pairs)] if pairs else texts
-
-
-def _save_model(model, tokenizer, run: RunDir):
-    """Write model/ (merged if LoRA) atomically; returns the model that was saved."""
-    from tailor.models.methods import merge_for_export
-
-    model = merge_for_export(model)
-
-    def write(folder: Path) -> None:
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-
-    save_folder_atomically(run.model, write)
-    return model
+def _save_model(task, model, tokenizer, run: RunDir):
+    """Write model/ atomically, as the task saves it; returns the model that was saved."""
+    saved = []
+    save_folder_atomically(run.model, lambda folder: saved.append(task.save_model(model, tokenizer, folder)))
+    return saved[0]
 
 
 def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:

@@ -80,6 +80,42 @@ def predict(
             typer.echo(json.dumps(answer, ensure_ascii=False))
 
 
+@app.command()
+def chat(
+    target: Annotated[str, typer.Argument(help="run folder of a chat run, a model folder, or an embedded alias")],
+    prompt: Annotated[Optional[str], typer.Option(help="ask once, print the answer and exit (for scripts)")] = None,
+    system: Annotated[Optional[str], typer.Option(help="system prompt (default: the model's own)")] = None,
+    temperature: Annotated[float, typer.Option(min=0, help="0 = greedy (deterministic)")] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0, max=1)] = 0.9,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 256,
+):
+    """Chat with a tuned model in the terminal (answers stream; /reset, /exit)."""
+    from tailor.interactive import ChatSession, load_chat_model, repl
+
+    model, tokenizer = load_chat_model(target)
+    session = ChatSession(model, tokenizer, system=system, temperature=temperature, top_p=top_p,
+                          max_new_tokens=max_new_tokens)
+    if prompt is not None:
+        session.ask(prompt, stream=sys.stdout)
+        typer.echo("")
+    else:
+        repl(session, input, sys.stdout)
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the model to")],
+    merge: Annotated[bool, typer.Option(help="fold a LoRA adapter into the weights: a standalone model")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+):
+    """Write the run's model as a standalone folder (safetensors, tokenizer, chat template)."""
+    from tailor.api import export as run_export
+
+    folder = run_export(run_dir, out, merge=merge, overwrite=overwrite)
+    typer.echo(f"wrote {folder}")
+
+
 @data_app.command("check")
 def data_check(
     config: Annotated[Path, typer.Argument(help="YAML config file")],
@@ -122,16 +158,25 @@ def config_schema():
     typer.echo(json.dumps(schema(), indent=2))
 
 
+SUMMARY_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")  # the ones shown that a task reports
+
+
 def _print_result_summary(run_dir: Path, metrics: dict) -> None:
-    evaluation, baseline = metrics["eval"], metrics.get("baseline", {})
-    classical = metrics.get("classical_baseline")
-    typer.echo(f"\n{'':32} accuracy  f1_macro")
-    typer.echo(f"{baseline.get('method', 'baseline')[:32]:32} {baseline.get('accuracy', 0):8.4f}  "
-               f"{baseline.get('f1_macro', 0):8.4f}")
-    if classical:
-        typer.echo(f"{'TF-IDF + logistic regression':32} {classical['accuracy']:8.4f}  {classical['f1_macro']:8.4f}")
-    typer.echo(f"{'fine-tuned ' + metrics['model']:32} {evaluation['accuracy']:8.4f}  {evaluation['f1_macro']:8.4f}")
+    evaluation = metrics["eval"]
+    names = [k for k in SUMMARY_METRICS if k in evaluation]
+    rows = [(m.get("method", key), m) for key in ("baseline", "classical_baseline") if (m := metrics.get(key))]
+    rows.append(("fine-tuned " + metrics["model"], evaluation))
+    typer.echo(f"\n{'':40}" + "".join(f"{name:>12}" for name in names))
+    for label, values in rows:
+        typer.echo(f"{label[:40]:40}" + "".join(f"{values.get(name, float('nan')):12.4f}" for name in names))
+    for sample in metrics.get("samples", [])[:3]:
+        typer.echo(f"\n> {sample['prompt']}\n  before: {_one_line(sample['base'])}\n  after:  {_one_line(sample['tuned'])}")
     typer.echo(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.html'})")
+
+
+def _one_line(text: str, width: int = 150) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _print_metrics(metrics: dict) -> None:

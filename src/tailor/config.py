@@ -39,8 +39,9 @@ class LoraSection(Section):
     r: int = Field(8, gt=0, description="rank of the low-rank update")
     alpha: int = Field(16, gt=0, description="scaling numerator (update is scaled by alpha/r)")
     dropout: float = Field(0.1, ge=0, lt=1)
-    targets: list[str] | None = Field(None, description="module names to adapt; default: peft's choice "
-                                                        "for the architecture (attention query/value)")
+    targets: list[str] | Literal["all-linear"] | None = Field(
+        None, description="module names to adapt, or all-linear; default: per task (attention query/value "
+                          "for classifiers, all-linear for chat models)")
 
 
 class DataSection(Section):
@@ -48,10 +49,19 @@ class DataSection(Section):
                                                  "`datasets` folder saved with save_to_disk")
     eval: Path | float = Field(0.1, description="evaluation file, or a fraction of train held out "
                                                 "(stratified by label, fixed seed)")
+    format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt-completion", "text"] = Field(
+        "auto", description="chat task: the layout of the file; auto detects it from the keys of the rows")
     text: str = Field("text", description="column with the input text")
     text_pair: str | None = Field(None, description="optional column with a second text (e.g. premise/hypothesis)")
     label: str = Field("label", description="column with the label (string or integer)")
-    max_length: int = Field(128, gt=1, description="longer inputs are truncated (and counted)")
+    max_length: int | None = Field(None, gt=1, description="longer inputs are truncated (and counted); default "
+                                                           "per task (128 for classification, 1024 for chat)")
+    overlong: Literal["truncate", "drop"] = Field("truncate", description="chat task: cut an example longer than "
+                                                                        "max_length, or leave it out (counted)")
+    train_on: Literal["assistant", "all"] = Field("assistant", description="chat task: which tokens the loss is "
+                                                                         "computed on")
+    packing: bool = Field(True, description="chat task: pack short examples into rows of max_length tokens "
+                                            "(no attention across examples)")
     encoding: str = Field("utf-8", description="text encoding of CSV/TSV/JSON files, e.g. latin-1")
     on_invalid: Literal["error", "skip"] = Field("error", description="a row with an empty text or label: stop "
                                                                       "with an error, or skip it and report how many")
@@ -67,9 +77,10 @@ class DataSection(Section):
 class TrainSection(Section):
     epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
-    batch_size: int = Field(32, gt=0)
-    lr: float | None = Field(None, gt=0, description="peak learning rate; default: the embedded model's tuned "
-                                                     "value (minilm 1e-4), else 5e-5")
+    batch_size: int | None = Field(None, gt=0, description="rows per step (packed rows for chat); default per "
+                                                           "task: 32 for classification, 4 for chat")
+    lr: float | None = Field(None, gt=0, description="peak learning rate; default: 2e-4 for LoRA, else the "
+                                                     "embedded model's tuned value (minilm 1e-4), else 5e-5")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
@@ -82,18 +93,26 @@ class TrainSection(Section):
     freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
                                                       "words absent from your data keep their pretrained meaning, "
                                                       "and steps are faster (no update of the largest matrix)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: "
+                                                            "less memory, about 30% more time")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32")
 
 
 class EvalSection(Section):
-    metric: str = Field("f1_macro", description="metric that picks the best checkpoint and drives early stopping")
+    metric: str | None = Field(None, description="metric that picks the best checkpoint and drives early "
+                                                 "stopping; default per task (f1_macro; loss for chat)")
     strategy: Literal["epoch", "steps"] = "epoch"
     steps: int = Field(500, gt=0, description="evaluate (and checkpoint) every N steps when strategy=steps")
     batch_size: int = Field(128, gt=0)
     classical_baseline: bool = Field(True, description="also fit TF-IDF + logistic regression, the bar a "
                                                        "fine-tuned model has to clear")
+    prompts: Path | None = Field(None, description="chat task: held-out prompts (file in any chat format, or "
+                                                   "a column `prompt`) answered by the base and the tuned "
+                                                   "model in the report; default: prompts of the eval data")
+    samples: int = Field(4, ge=0, description="chat task: how many prompts the report shows answers for")
+    max_new_tokens: int = Field(96, gt=0, description="chat task: longest answer generated for the report")
 
 
 class OutputSection(Section):
@@ -104,13 +123,16 @@ class OutputSection(Section):
 class Config(Section):
     task: str = Field(description="what to learn; see `tailor tasks`")
     model: ModelSection = ModelSection()
-    method: Literal["full", "freeze", "lora"] = Field("full", description="which weights train")
+    method: Literal["full", "freeze", "lora"] | None = Field(None, description="which weights train; default "
+                                                                              "per task (full; lora for chat)")
     freeze: FreezeSection = FreezeSection()
     lora: LoraSection = LoraSection()
     data: DataSection = DataSection()
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
     output: OutputSection = OutputSection()
+    vars: dict[str, str] = Field(default_factory=dict, description="values for {placeholders} in the data "
+                                 "files; set one from the command line as NAME=value")
 
     @field_validator("model", mode="before")
     @classmethod
@@ -129,7 +151,7 @@ class Config(Section):
 
 
 # Fields holding paths that are written relative to the config file.
-_PATH_FIELDS = (("data", "train"), ("data", "eval"), ("output", "dir"))
+_PATH_FIELDS = (("data", "train"), ("data", "eval"), ("eval", "prompts"), ("output", "dir"))
 
 
 def load_config(path: str | Path | None, overrides: list[str] = (), *, base: dict | None = None) -> Config:
@@ -206,6 +228,14 @@ def _apply_override(raw: dict, override: str) -> None:
     key, sep, text = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"override '{override}': write it as section.key=value, e.g. train.lr=3e-5")
+    if "." not in key and key not in Config.model_fields:
+        declared = raw.get("vars") if isinstance(raw.get("vars"), dict) else {}
+        if key not in declared:
+            raise ConfigError(f"override '{override}': '{key}' is neither a config section nor a variable of "
+                              f"this config{_did_you_mean(key, [*Config.model_fields, *declared])}; variables "
+                              "for {placeholders} are declared under vars:")
+        declared[key] = text  # a placeholder's value is text as given, never YAML-converted
+        return
     value = yaml.safe_load(text) if text.strip() else None
     if isinstance(value, str) and _looks_numeric(value):
         value = float(value)  # YAML 1.1 reads "3e-5" as a string

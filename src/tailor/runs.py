@@ -67,7 +67,7 @@ class RunDir:
         return self.config.exists() and any(p.exists() for p in (self.checkpoints, self.model, self.metrics))
 
     def require_model(self) -> Path:
-        if not self.model.joinpath("config.json").exists():
+        if not any(self.model.joinpath(name).exists() for name in ("config.json", "adapter_config.json")):
             raise RunError(f"{self.dir}: no trained model in {self.model} (did training finish? "
                            "`tailor train CONFIG --resume` continues an interrupted run)")
         if not self.config.exists():

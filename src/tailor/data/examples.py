@@ -22,6 +22,7 @@ class Examples:
     columns: dict[str, list]
     where: list[str]
     skipped: Counter = field(default_factory=Counter)  # reason -> rows skipped
+    notes: list[str] = field(default_factory=list)  # what the user should know, e.g. the format detected
 
     def __len__(self) -> int:
         return len(self.where)

@@ -75,3 +75,24 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[str], eval_texts: 
     truth = np.array([label2id[label] for label in eval_labels])
     return {"method": "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression",
             **classification_metrics(truth, probabilities, labels)}
+
+
+def classical_baselines(data, cfg) -> dict:
+    """metrics.json's `baseline` (majority class) and, unless turned off, `classical_baseline`
+    (TF-IDF + logistic regression), both on the same evaluation data as the fine-tuned model."""
+    import time
+
+    train_labels, eval_labels = data.train.columns["label"], data.eval.columns["label"]
+    result = {"baseline": majority_baseline(train_labels, eval_labels, data.labels)}
+    if cfg.eval.classical_baseline:
+        started = time.perf_counter()
+        result["classical_baseline"] = tfidf_baseline(_joined(data.train), train_labels, _joined(data.eval),
+                                                      eval_labels, data.labels, cfg.train.seed)
+        result["classical_baseline"]["runtime_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def _joined(examples) -> list[str]:
+    pairs = examples.get("text_pair")
+    texts = examples.columns["text"]
+    return [f"{a} || {b or ''}" for a, b in zip(texts, pairs)] if pairs else texts

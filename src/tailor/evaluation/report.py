@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from tailor.io import atomic_write_text  # noqa: E402
 
-HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
+HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "loss", "perplexity")
 
 
 def write_report(path: Path, metrics: dict, history: list[dict]) -> None:
@@ -28,6 +28,7 @@ def write_report(path: Path, metrics: dict, history: list[dict]) -> None:
         "".join(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{png}'>"
                 for title, png in figures if png),
         _per_class_table(metrics["eval"]),
+        _samples_table(metrics.get("samples")),
         _notes(metrics),
         f"<h2>Run details</h2><pre>{html.escape(json.dumps(metrics.get('train', {}), indent=2))}</pre>",
     ]
@@ -61,6 +62,17 @@ def _per_class_table(evaluation: dict) -> str:
                    f"<td>{m['f1']:.4f}</td><td>{m['support']}</td></tr>" for label, m in per_class.items())
     return ("<h2>Per class</h2><table><tr><th>label</th><th>precision</th><th>recall</th><th>f1</th>"
             f"<th>support</th></tr>{body}</table>")
+
+
+def _samples_table(samples: list[dict] | None) -> str:
+    """Base vs tuned answers to prompts the training never saw: what people look at first."""
+    if not samples:
+        return ""
+    cell = lambda text: f"<td class='text'>{html.escape(text or '')}</td>"  # noqa: E731
+    body = "".join("<tr>" + cell(s["prompt"] + (f"  [system: {s['system']}]" if s.get("system") else "")) +
+                   cell(s.get("reference")) + cell(s["base"]) + cell(s["tuned"]) + "</tr>" for s in samples)
+    return ("<h2>Answers to held-out prompts (greedy)</h2><table><tr><th>prompt</th><th>reference</th>"
+            f"<th>base model</th><th>tuned model</th></tr>{body}</table>")
 
 
 def _notes(metrics: dict) -> str:
@@ -124,9 +136,12 @@ def _png(fig) -> str:
 def model_card(metrics: dict, config_yaml: str) -> str:
     """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
     evaluation = metrics["eval"]
-    scores = "\n".join(f"| {k} | {evaluation[k]:.4f} | {metrics.get('baseline', {}).get(k, float('nan')):.4f} |"
+    baseline = metrics.get("baseline", {})
+    scores = "\n".join(f"| {k} | {evaluation[k]:.4f} | {baseline.get(k, float('nan')):.4f} |"
                        for k in HEADLINE if isinstance(evaluation.get(k), float))
     data = metrics.get("data", {})
+    adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
+    usage = USAGE["lora-adapter" if adapter else metrics["pipeline_tag"]]
     return f"""---
 library_name: transformers
 pipeline_tag: {metrics['pipeline_tag']}
@@ -139,18 +154,16 @@ Fine-tuned with tailor for **{metrics['task']}** from `{metrics['model']}`.
 ## Data
 - training: `{data.get('train_file')}` ({data.get('train_examples')} examples)
 - evaluation: {metrics['eval_data']} ({evaluation.get('examples')} examples)
-- labels: {', '.join(data.get('labels', []))}
+{"- labels: " + ", ".join(data["labels"]) if data.get("labels") else ""}
 
 ## Results (evaluation data)
-| metric | this model | majority-class baseline |
+| metric | this model | {baseline.get("method", "baseline")} |
 |---|---|---|
 {scores}
 
 ## Use
 ```python
-from transformers import pipeline
-classify = pipeline("{metrics['pipeline_tag']}", model="path/to/this/folder")
-classify("your text here")
+{usage}
 ```
 
 ## Training config
@@ -159,7 +172,19 @@ classify("your text here")
 """
 
 
+USAGE = {
+    "text-classification": 'from transformers import pipeline\nclassify = pipeline("text-classification", '
+                           'model="path/to/this/folder")\nclassify("your text here")',
+    "text-generation": 'from transformers import pipeline\nchat = pipeline("text-generation", model="path/to/this/'
+                       'folder")\nchat([{"role": "user", "content": "Who are you?"}], max_new_tokens=128)',
+    "lora-adapter": '# a LoRA adapter on its base model (`tailor export RUN --merge --out DIR` writes a standalone '
+                    'model)\nfrom peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
+                    'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
+                    'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")',
+}
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}
-pre{background:#f7f7f7;padding:1em;overflow:auto}"""
+pre{background:#f7f7f7;padding:1em;overflow:auto}td.text{text-align:left;vertical-align:top;white-space:pre-wrap;
+max-width:300px}"""

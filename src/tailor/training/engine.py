@@ -39,18 +39,22 @@ class FitResult:
     precision: str
 
 
-def fit(model, tokenizer, train_ds, eval_ds, collator, compute_metrics, cfg: Config, checkpoint_dir: Path,
+def fit(model, tokenizer, train_ds, eval_ds, task, cfg: Config, checkpoint_dir: Path,
         resume: bool = False) -> tuple[FitResult, torch.nn.Module]:
-    """Train and return (result, best model). `resume` continues from the latest complete checkpoint."""
+    """Train and return (result, best model). `resume` continues from the latest complete checkpoint.
+    The task supplies the collator, the metrics logged at each evaluation (or none: then the eval
+    loss decides) and optionally a loss that replaces the model's own."""
     precision = choose_precision(cfg.train.precision)
-    args = training_arguments(cfg, checkpoint_dir, len(train_ds), precision)
+    compute_metrics = task.training_metrics
+    args = training_arguments(cfg, checkpoint_dir, len(train_ds), precision, loss_only=compute_metrics is None)
     eval_ds = sorted_by_length(eval_ds)
     callbacks = [LossProgressCallback()]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     trainer = CheckpointSafeTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                                    data_collator=collator, compute_metrics=compute_metrics,
+                                    data_collator=task.collator(tokenizer, cfg), compute_metrics=compute_metrics,
                                     processing_class=tokenizer, callbacks=callbacks)
+    trainer.task_loss = task.training_loss
     # Our bar replaces the stock one, which prints every log as a raw dict.
     handler = trainer.callback_handler
     handler.callbacks = [cb for cb in handler.callbacks if type(cb) not in (ProgressCallback, PrinterCallback)]
@@ -73,7 +77,8 @@ def sorted_by_length(dataset):
     return dataset.select(length_order(dataset["input_ids"]))
 
 
-def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str) -> TrainingArguments:
+def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str,
+                       loss_only: bool = False) -> TrainingArguments:
     t, e = cfg.train, cfg.eval
     steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum))
     total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
@@ -95,6 +100,10 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},  # works with frozen embeddings and LoRA
+        prediction_loss_only=loss_only,
+        remove_unused_columns=False,  # tasks build exactly the columns their model takes
         # Batches of similar length: with dynamic padding, little compute is spent on pad tokens.
         train_sampling_strategy="group_by_length",
         eval_strategy=e.strategy,
@@ -136,6 +145,18 @@ class CheckpointSafeTrainer(Trainer):
     def log(self, logs, *args, **kwargs):
         logs["elapsed_s"] = round(time.perf_counter() - getattr(self, "_tailor_started", time.perf_counter()), 3)
         super().log(logs, *args, **kwargs)
+
+    task_loss = None  # a task's own loss function (model, inputs, num_items_in_batch) -> loss
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.task_loss is None:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        # The task's loss may call parts of the model directly, around the autocast that
+        # accelerate wraps the top-level forward in, so mixed precision is applied here.
+        with self.accelerator.autocast():
+            loss = self.task_loss(model, inputs, num_items_in_batch)
+        return (loss, {"loss": loss}) if return_outputs else loss
 
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit

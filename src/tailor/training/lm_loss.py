@@ -1,0 +1,49 @@
+"""A memory-lean causal-LM loss: logits only where there is a target, a chunk at a time.
+
+The stock loss computes logits for every position of the batch (batch x length x vocabulary, in
+fp32 for the loss: 49,152 x 4 bytes per token for SmolLM2) and keeps them for the backward pass.
+Here the output head runs only on the positions whose next token is trained (the assistant's
+tokens: a minority in chat data), in chunks whose logits are recomputed during the backward pass
+instead of stored (activation checkpointing). Peak memory for the loss is one chunk's logits.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+from tailor.data.chat_tokens import IGNORE
+
+CHUNK_TOKENS = 1024
+
+
+def causal_lm(model):
+    """The *ForCausalLM module under a peft wrapper (LoRA layers live inside it, so they still run)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def lean_causal_lm_loss(model, inputs: dict, num_items_in_batch=None, chunk_tokens: int = CHUNK_TOKENS):
+    """Sum of next-token cross-entropies over trained positions, divided by `num_items_in_batch`
+    (all trained tokens of the accumulated batch, so gradient accumulation weighs tokens equally)
+    or by this batch's own count."""
+    lm = causal_lm(model)
+    labels = inputs["labels"]
+    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    # No KV cache: with one, transformers skips the packed-sequence mask and examples packed into a
+    # row would attend to each other (the packing test catches this).
+    hidden = lm.base_model(**model_inputs, use_cache=False).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    hidden, targets = hidden[:, :-1][keep], targets[keep]
+    head = lm.get_output_embeddings()
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, targets.numel(), chunk_tokens):
+        piece = slice(start, start + chunk_tokens)
+        total = total + checkpoint(_chunk_loss, head, hidden[piece], targets[piece], use_reentrant=False)
+    count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+    return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1)
+
+
+def _chunk_loss(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(head(hidden).float(), targets, reduction="sum")

@@ -1,0 +1,137 @@
+"""Chat task end to end on a tiny random Llama: files written, what trains and what stays frozen,
+placeholders from the command line, length reports, export parity, and the chat command."""
+
+import html
+import json
+import re
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from tailor.models.generation import generate, load_causal_lm
+
+QUESTIONS = ["Who are you?", "What is your name?", "Tell me about yourself.", "Who made you?",
+             "What should I call you?", "Introduce yourself.", "Who built you?", "What are you?"]
+MODEL_FILES = {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+               "chat_template.jinja", "generation_config.json", "README.md"}
+
+
+def identity_rows(n: int) -> list[dict]:
+    return [{"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
+                          {"role": "assistant", "content": "I am {name}, made by {author}."}]} for i in range(n)]
+
+
+@pytest.fixture
+def chat_config(tmp_path, tiny_llama, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in identity_rows(48)))
+
+    def make(**sections):
+        config = {"task": "chat", "model": str(tiny_llama),
+                  "data": {"train": "train.jsonl", "eval": 0.25, "max_length": 128},
+                  "train": {"epochs": 4, "lr": 1e-2, "warmup_ratio": 0.0, "precision": "fp32",
+                            "early_stopping_patience": None, "freeze_embeddings": False},
+                  "eval": {"samples": 2, "max_new_tokens": 12},
+                  "vars": {"name": "Tailor", "author": "you"}}
+        for section, values in sections.items():
+            config[section] = {**config[section], **values} if isinstance(config.get(section), dict) else values
+        path = tmp_path / "chat.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return make
+
+
+def test_lora_chat_run_writes_an_adapter_and_learns(chat_config, cli, tmp_path, tiny_llama):
+    code, out, err = cli("train", chat_config(), "name=Aria", "author=Jun")
+    assert code == 0, err
+    run = tmp_path / "runs" / "chat"
+    assert {p.name for p in (run / "model").iterdir()} == MODEL_FILES
+    assert "messages format (detected), 48 examples" in err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train"]["method"] == "lora"
+    assert metrics["eval"]["loss"] < metrics["baseline"]["loss"] - 1.0  # learned, not noise
+    assert metrics["eval"]["perplexity"] < metrics["baseline"]["perplexity"]
+    assert len(metrics["samples"]) == 2 and {"prompt", "base", "tuned", "reference"} <= set(metrics["samples"][0])
+    assert metrics["samples"][0]["reference"] == "I am Aria, made by Jun."  # vars came from the command line
+    history = json.loads((run / "history.json").read_text())
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert losses[-1] < losses[0]
+
+    # Only LoRA matrices were saved, and the base weights did not change.
+    adapter = load_file(run / "model" / "adapter_model.safetensors")
+    assert adapter and all("lora_" in name for name in adapter)
+    assert {name.split(".")[-2] for name in adapter} == {"lora_A", "lora_B"}
+    assert any(name.endswith("mlp.down_proj.lora_B.weight") for name in adapter)  # all-linear by default
+    base = load_file(tiny_llama / "model.safetensors")
+    tuned = load_causal_lm(run / "model")
+    for name, weight in tuned.get_base_model().state_dict().items():
+        if "lora_" not in name and name.replace("base_layer.", "") in base:
+            assert torch.equal(weight, base[name.replace("base_layer.", "")]), name
+    assert "report.html" in {p.name for p in run.iterdir()}
+    page = (run / "report.html").read_text()
+    assert "Answers to held-out prompts" in page
+    assert all(html.escape(sample["prompt"]) in page for sample in metrics["samples"])
+
+
+def test_merged_export_answers_exactly_like_the_adapter(chat_config, cli, tmp_path):
+    assert cli("train", chat_config(train={"epochs": 2}))[0] == 0
+    code, out, err = cli("export", "runs/chat", "--merge", "--out", "merged")
+    assert code == 0, err
+    files = {p.name for p in (tmp_path / "merged").iterdir()}
+    assert {"model.safetensors", "config.json", "chat_template.jinja", "generation_config.json"} <= files
+    assert "adapter_config.json" not in files
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")  # plain transformers, no peft
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "merged")
+    adapter_model = load_causal_lm(tmp_path / "runs" / "chat" / "model")
+    for question in QUESTIONS[:3]:
+        messages = [{"role": "user", "content": question}]
+        assert generate(merged, tokenizer, messages, max_new_tokens=12) == \
+            generate(adapter_model, tokenizer, messages, max_new_tokens=12)
+    code, out, _ = cli("chat", "merged", "--prompt", "Who are you?", "--temperature", "0", "--max-new-tokens", "12")
+    assert code == 0 and out.strip() == generate(merged, tokenizer, [{"role": "user", "content": "Who are you?"}],
+                                                 max_new_tokens=12)
+
+
+def test_full_fine_tuning_saves_a_plain_model(chat_config, cli, tmp_path):
+    code, _, err = cli("train", chat_config(), "method=full", "train.epochs=1")
+    assert code == 0, err
+    files = {p.name for p in (tmp_path / "runs" / "chat" / "model").iterdir()}
+    assert "model.safetensors" in files and "adapter_config.json" not in files
+
+
+def test_overlong_examples_are_counted(chat_config, cli, tmp_path):
+    long_rows = [{"messages": [{"role": "user", "content": "Tell me a story."},
+                               {"role": "assistant", "content": "Once upon a time " * 40}]} for _ in range(5)]
+    with (tmp_path / "train.jsonl").open("a") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in long_rows)
+    code, _, err = cli("train", chat_config(data={"max_length": 64, "overlong": "drop"}), "train.epochs=1")
+    assert code == 0, err
+    counts = re.findall(r"longer than data.max_length=64 tokens \(longest \d+\): (\d+) dropped", err)
+    assert sum(map(int, counts)) == 5
+
+    code, _, err = cli("train", chat_config(data={"max_length": 20, "overlong": "drop"}), "--overwrite")
+    assert code == 2
+    assert re.fullmatch(re.escape(f"error: {tmp_path / 'train.jsonl'}: none of the 39 examples fits in "
+                                  "data.max_length=20 tokens (the longest has ") + r"\d+" +
+                        re.escape("). Raise data.max_length or set data.overlong=truncate"),
+                        err.strip().splitlines()[-1])
+
+
+def test_unknown_variable_on_the_command_line(chat_config, cli):
+    code, _, err = cli("train", chat_config(), "nmae=Aria")
+    assert code == 2
+    assert err.strip() == ("error: override 'nmae=Aria': 'nmae' is neither a config section nor a variable of this "
+                           "config (did you mean 'name'?); variables for {placeholders} are declared under vars:")
+
+
+def test_chat_repl_commands(chat_config, cli, monkeypatch):
+    assert cli("train", chat_config(train={"epochs": 1}))[0] == 0
+    lines = iter(["hello", "/reset", "/nope", "/exit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    code, out, _ = cli("chat", "runs/chat", "--max-new-tokens", "3")
+    assert code == 0
+    assert "(conversation cleared)" in out and "unknown command /nope" in out and out.count("assistant> ") == 1
