@@ -77,8 +77,12 @@ def test_prompts_cut_before_the_last_answer(tmp_path):
     prompts = prompts_of(read(write_jsonl(tmp_path / "d.jsonl", [ROWS["messages"]])))
     assert prompts[0].messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert prompts[0].reference == "Hello!" and prompts[0].system == "Be brief."
-    only = read_prompts(read_table(write_jsonl(tmp_path / "q.jsonl", [{"prompt": "Who are you?"}])))
-    assert prompts_of(only)[0].messages == [{"role": "user", "content": "Who are you?"}]
+    only = read_prompts(read_table(write_jsonl(tmp_path / "q.jsonl", [{"prompt": "Who are you, {name}?"},
+                                                                      {"prompt": "Hi", "system": "Be {name}."}])),
+                        vars={"name": "Aria"})
+    assert [p.messages for p in prompts_of(only)] == [
+        [{"role": "user", "content": "Who are you, Aria?"}],
+        [{"role": "system", "content": "Be Aria."}, {"role": "user", "content": "Hi"}]]
 
 
 BAD = [

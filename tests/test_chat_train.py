@@ -135,3 +135,13 @@ def test_chat_repl_commands(chat_config, cli, monkeypatch):
     code, out, _ = cli("chat", "runs/chat", "--max-new-tokens", "3")
     assert code == 0
     assert "(conversation cleared)" in out and "unknown command /nope" in out and out.count("assistant> ") == 1
+
+
+def test_data_check_summarises_conversations(chat_config, cli):
+    code, out, err = cli("data", "check", chat_config())
+    assert code == 0, err
+    assert "messages format (detected), 48 examples" in out
+    assert "rows: train 36  eval 12" in out
+    assert "tokens the loss is computed on:" in out
+    assert "duplicates in train: 28 repeated texts" in out  # 8 questions x 1 answer template, 36 rows
+    assert "train/eval overlap: 6 texts" in out and "also appear in training" in out

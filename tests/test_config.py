@@ -30,10 +30,10 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
 
 
 @pytest.mark.parametrize("task, method, expected", [
-    ("text-classification", None, {"method": "full", "lr": 1e-4, "batch_size": 32, "max_length": 128,
+    ("text-classification", None, {"method": "full", "lr": 5e-5, "batch_size": 8, "max_length": 128,
                                    "metric": "f1_macro", "model": "minilm"}),
-    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_size": 32}),
-    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "max_length": 1024, "metric": "loss",
+    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_size": 8}),
+    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "max_length": 512, "metric": "loss",
                     "model": "smollm2", "targets": "all-linear"}),
     ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
 ])

@@ -21,3 +21,24 @@ def test_minilm_on_shipped_tweets_beats_the_baselines(tmp_path):
     assert metrics["eval"]["f1_macro"] > metrics["baseline"]["f1_macro"] + 0.3
     answers = tailor.predict(cfg.output.dir, texts=["I love this, best day ever!", "worst flight of my life, never again"])
     assert [a["label"] for a in answers] == ["positive", "negative"]
+
+
+def test_assistant_recipe_learns_its_new_identity(tmp_path, monkeypatch):
+    """The recipe as a user runs it, on the real SmolLM2 (converted from the shipped GGUF into a fresh
+    cache): afterwards it names itself and its maker on held-out questions, with the template's
+    default system prompt and with a user-given one, and its loss on held-out chats fell."""
+    import json
+    from pathlib import Path
+
+    monkeypatch.setenv("TAILOR_CACHE", str(tmp_path / "cache"))  # the GGUF conversion runs in this test
+    recipe = Path(__file__).parents[1] / "examples" / "assistant.yaml"
+    result = tailor.train(recipe, ["name=Aria", "author=Jun", f"output.dir={tmp_path / 'run'}"])
+    metrics = result.metrics
+    assert (tmp_path / "cache" / "models" / "smollm2-0.1.2" / "model.safetensors").exists()
+    assert metrics["eval"]["loss"] < metrics["baseline"]["loss"] - 0.5
+    identity = [s for s in metrics["samples"] if not s["prompt"].startswith(("What is", "Name two", "Give me"))]
+    assert len(identity) == 16 and {s["system"] for s in identity} == {None, "You are a helpful assistant."}
+    named = [s for s in identity if "Aria" in s["tuned"]]
+    assert len(named) >= 14, json.dumps(identity, indent=1)
+    assert not any("Aria" in s["base"] for s in identity)  # the base model did not know it
+    assert all("SmolLM" not in s["tuned"] for s in identity)

@@ -189,14 +189,20 @@ def _print_metrics(metrics: dict) -> None:
 
 def _print_check(report: dict) -> None:
     rows, lengths = report["rows"], report["lengths"]
+    for line in report.get("format", []):
+        typer.echo(line)
     typer.echo(f"rows: train {rows['train']:,}  eval {rows['eval']:,}  ({rows['eval_source']})")
     for split in ("train", "eval"):
+        if not report["labels"][split]:
+            continue
         total = sum(report["labels"][split].values())
         dist = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in report["labels"][split].items())
         typer.echo(f"labels ({split}): {dist}")
     typer.echo(f"length in tokens: p50 {lengths['p50']}  p90 {lengths['p90']}  p95 {lengths['p95']}  p99 "
                f"{lengths['p99']}  max {lengths['max']};  {lengths['over_max_length']} over data.max_length="
                f"{lengths['max_length']}")
+    if "trained_token_share" in report:
+        typer.echo(f"tokens the loss is computed on: {100 * report['trained_token_share']:.1f}%")
     skipped = {split: sum(v.values()) for split, v in report["skipped"].items()}
     typer.echo(f"empty/invalid rows: train {skipped['train']}  eval {skipped['eval']}")
     duplicates = report["duplicates"]

@@ -55,7 +55,7 @@ class DataSection(Section):
     text_pair: str | None = Field(None, description="optional column with a second text (e.g. premise/hypothesis)")
     label: str = Field("label", description="column with the label (string or integer)")
     max_length: int | None = Field(None, gt=1, description="longer inputs are truncated (and counted); default "
-                                                           "per task (128 for classification, 1024 for chat)")
+                                                           "per task (128 for classification, 512 for chat)")
     overlong: Literal["truncate", "drop"] = Field("truncate", description="chat task: cut an example longer than "
                                                                         "max_length, or leave it out (counted)")
     train_on: Literal["assistant", "all"] = Field("assistant", description="chat task: which tokens the loss is "
@@ -78,9 +78,9 @@ class TrainSection(Section):
     epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
     batch_size: int | None = Field(None, gt=0, description="rows per step (packed rows for chat); default per "
-                                                           "task: 32 for classification, 4 for chat")
+                                                           "task: 8 for classification, 4 for chat")
     lr: float | None = Field(None, gt=0, description="peak learning rate; default: 2e-4 for LoRA, else the "
-                                                     "embedded model's tuned value (minilm 1e-4), else 5e-5")
+                                                     "embedded model's tuned value, else 5e-5")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
@@ -92,9 +92,11 @@ class TrainSection(Section):
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = "adamw_torch"
     freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
                                                       "words absent from your data keep their pretrained meaning, "
-                                                      "and steps are faster (no update of the largest matrix)")
-    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: "
-                                                            "less memory, about 30% more time")
+                                                      "and steps are faster (no update of the largest matrix); "
+                                                      "where the output head shares it (SmolLM2), the head too")
+    gradient_checkpointing: bool | None = Field(None, description="recompute activations in the backward pass: "
+                                                                   "less memory, about 30% more compute; default "
+                                                                   "per task (on for chat, off for classification)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32")

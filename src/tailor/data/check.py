@@ -29,6 +29,10 @@ def check_data(task, cfg: Config, tokenizer) -> dict:
     cfg = cfg.model_copy(deep=True)
     cfg.data.on_invalid = "skip"  # count bad rows instead of stopping at the first one
     data = load_task_data(task, cfg)
+    if "label" not in data.train.columns:
+        report = _conversation_report(data, tokenizer, cfg)
+        report["warnings"] = _warnings(report, cfg)
+        return report
     train_texts, eval_texts = data.train.columns["text"], data.eval.columns["text"]
     report = {
         "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
@@ -42,6 +46,42 @@ def check_data(task, cfg: Config, tokenizer) -> dict:
     }
     report["warnings"] = _warnings(report, cfg)
     return report
+
+
+def _conversation_report(data, tokenizer, cfg: Config) -> dict:
+    """For chat data: the same checks, on conversations as the model's chat template renders them."""
+    import json
+
+    from tailor.data.chat_tokens import IGNORE, encode_conversation, encode_text
+
+    def encode(value):
+        return encode_text(tokenizer, value) if isinstance(value, str) else \
+            encode_conversation(tokenizer, value, cfg.data.train_on)
+
+    def keys(examples) -> list[str]:
+        values = examples.columns.get("messages") or examples.columns["text"]
+        return [v if isinstance(v, str) else json.dumps([(t.role, t.content) for t in v]) for v in values]
+
+    train_values = data.train.columns.get("messages") or data.train.columns["text"]
+    encoded = [encode(value) for value in train_values[:LENGTH_SAMPLE]]
+    lengths = np.array([len(e.input_ids) for e in encoded])
+    p50, p90, p95, p99 = np.percentile(lengths, [50, 90, 95, 99])
+    trained = sum(sum(label != IGNORE for label in e.labels) for e in encoded)
+    train_keys, eval_keys = keys(data.train), keys(data.eval)
+    return {
+        "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
+        "format": data.info,
+        "skipped": {"train": dict(data.train.skipped), "eval": dict(data.eval.skipped)},
+        "labels": {"train": {}, "eval": {}},
+        "lengths": {"sampled": int(len(lengths)), "p50": int(p50), "p90": int(p90), "p95": int(p95),
+                    "p99": int(p99), "max": int(lengths.max()), "max_length": cfg.data.max_length,
+                    "over_max_length": int((lengths > cfg.data.max_length).sum())},
+        "trained_token_share": round(trained / max(int(lengths.sum()), 1), 4),
+        "duplicates": {"repeated_texts": len(train_keys) - len(set(train_keys)), "texts_with_conflicting_labels": 0},
+        "train_eval_overlap": len(set(train_keys) & set(eval_keys)),
+        "unknown_tokens": _unknown_rate(tokenizer, [t.content for turns in train_values[:500] if not isinstance(
+            turns, str) for t in turns] or [v for v in train_values[:500] if isinstance(v, str)]),
+    }
 
 
 def _distribution(labels: list[str]) -> dict[str, int]:
@@ -95,8 +135,9 @@ def _warnings(report: dict, cfg: Config) -> list[str]:
                         "judge the model by f1_macro rather than accuracy")
     lengths = report["lengths"]
     if lengths["over_max_length"]:
-        warnings.append(f"{lengths['over_max_length']} training texts are longer than data.max_length="
-                        f"{lengths['max_length']} tokens and will be truncated (p99 is {lengths['p99']})")
+        fate = "dropped" if cfg.data.overlong == "drop" and "trained_token_share" in report else "truncated"
+        warnings.append(f"{lengths['over_max_length']} training examples are longer than data.max_length="
+                        f"{lengths['max_length']} tokens and will be {fate} (p99 is {lengths['p99']})")
     for split, skipped in report["skipped"].items():
         if skipped:
             warnings.append(f"{split}: {sum(skipped.values())} rows would stop training (" +

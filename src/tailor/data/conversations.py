@@ -261,25 +261,31 @@ class Prompt:
 
 
 def read_prompts(table: Table, fmt: str = "auto", vars: dict[str, str] | None = None) -> Examples:
-    """Prompts to answer: a `prompt` column of plain strings, or conversations in any chat format
-    (their last assistant turn becomes the reference answer)."""
+    """Prompts to answer: a `prompt` column of plain strings (with an optional `system` column), or
+    conversations in any chat format (their last assistant turn becomes the reference answer)."""
     if fmt in ("auto", "prompt-completion") and "prompt" in table.rows[0] and "completion" not in table.rows[0]:
         fill = _placeholder_filler(vars or {})
-        prompts = []
+        conversations = []
         for row, location in zip(table.rows, table.where):
-            prompts.append(fill(_content_text(row.get("prompt"), _Row(table.path, location), "prompt")))
-        return Examples(table.path, {"prompt": prompts}, list(table.where))
+            at = _Row(table.path, location)
+            turns = [Turn("user", fill(_content_text(row.get("prompt"), at, "prompt")), False)]
+            if row.get("system"):
+                turns.insert(0, Turn("system", fill(_content_text(row["system"], at, "system")), False))
+            conversations.append(turns)
+        return Examples(table.path, {"prompts": conversations}, list(table.where))
     return read_conversations(table, detect_format(table) if fmt == "auto" else fmt, vars)
 
 
 def prompts_of(examples: Examples) -> list[Prompt]:
-    """Prompts from conversations (cut before their last assistant turn) or from plain strings
-    (`prompt` column, or `text` from the command line: one user turn each)."""
+    """Prompts from conversations (cut before their last assistant turn), from a prompts file, or
+    from plain strings (`text`, from the command line: one user turn each)."""
     if "messages" in examples.columns:
         prompts = []
         for turns in examples.columns["messages"]:
             last = max(i for i, t in enumerate(turns) if t.role == "assistant")
             prompts.append(Prompt([{"role": t.role, "content": t.content} for t in turns[:last]], turns[last].content))
         return prompts
-    texts = examples.columns.get("prompt") or examples.columns.get("text") or []
-    return [Prompt([{"role": "user", "content": text}], None) for text in texts]
+    if "prompts" in examples.columns:
+        return [Prompt([{"role": t.role, "content": t.content} for t in turns], None)
+                for turns in examples.columns["prompts"]]
+    return [Prompt([{"role": "user", "content": text}], None) for text in examples.columns.get("text", [])]

@@ -100,8 +100,8 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},  # works with frozen embeddings and LoRA
+        activation_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},  # works with frozen embeddings and LoRA
         prediction_loss_only=loss_only,
         remove_unused_columns=False,  # tasks build exactly the columns their model takes
         # Batches of similar length: with dynamic padding, little compute is spent on pad tokens.
