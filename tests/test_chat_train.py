@@ -136,6 +136,16 @@ def test_chat_repl_commands(chat_config, cli, monkeypatch):
     assert code == 0
     assert "(conversation cleared)" in out and "unknown command /nope" in out and out.count("assistant> ") == 1
 
+    # The other verbs work on chat runs too: predict answers prompts, eval reports loss and perplexity.
+    code, out, err = cli("predict", "runs/chat", "--text", "Who are you?", "--text", "Who made you?")
+    assert code == 0, err
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["text"] for a in answers] == ["Who are you?", "Who made you?"] and all("answer" in a for a in answers)
+    code, out, err = cli("eval", "runs/chat", "--data", "train.jsonl")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["examples"] == 48 and shown["perplexity"] > 1 and shown["loss"] > 0
+
 
 def test_data_check_summarises_conversations(chat_config, cli):
     code, out, err = cli("data", "check", chat_config())
@@ -145,3 +155,32 @@ def test_data_check_summarises_conversations(chat_config, cli):
     assert "tokens the loss is computed on:" in out
     assert "duplicates in train: 28 repeated texts" in out  # 8 questions x 1 answer template, 36 rows
     assert "train/eval overlap: 6 texts" in out and "also appear in training" in out
+
+
+class Killed(Exception):
+    pass
+
+
+def test_lora_chat_resume_after_a_kill_matches_an_uninterrupted_run(chat_config, monkeypatch, tmp_path):
+    """Packed rows, the lean loss and LoRA checkpoints resume to the same adapter as one straight run."""
+    import tailor
+    from tailor.training import engine
+
+    whole = tailor.train(chat_config(output={"dir": "whole", "keep_checkpoints": 10}, train={"epochs": 3}))
+    original = engine.CheckpointSafeTrainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        original(self, model, trial)
+        if self.state.epoch >= 1:
+            raise Killed
+
+    monkeypatch.setattr(engine.CheckpointSafeTrainer, "_save_checkpoint", save_then_die)
+    config = chat_config(output={"dir": "killed", "keep_checkpoints": 10}, train={"epochs": 3})
+    with pytest.raises(Killed):
+        tailor.train(config)
+    monkeypatch.setattr(engine.CheckpointSafeTrainer, "_save_checkpoint", original)
+    resumed = tailor.train(config, resume=True)
+    assert resumed.metrics["eval"]["loss"] == pytest.approx(whole.metrics["eval"]["loss"], abs=1e-5)
+    a = load_file(whole.dir / "model" / "adapter_model.safetensors")
+    b = load_file(resumed.dir / "model" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

@@ -100,7 +100,8 @@ def test_freeze_trains_only_the_head_and_top_layer(make_config, tiny_bert, tmp_p
 
 
 def test_lora_trains_adapters_and_exports_a_merged_plain_model(make_config, tiny_bert):
-    result = tailor.train(make_config(method="lora", lora={"r": 4, "alpha": 8, "dropout": 0.0}))
+    result = tailor.train(make_config(method="lora", lora={"r": 4, "alpha": 8, "dropout": 0.0, "targets": "all-linear"},
+                                      train={"lr": 1e-2}))
     assert result.metrics["train"]["trainable_parameters"] < 0.2 * result.metrics["train"]["total_parameters"]
     after = load_file(result.dir / "model" / "model.safetensors")
     assert not any("lora" in name for name in after)

@@ -42,16 +42,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     eval_ds, eval_fit = task.preprocess(data.eval, tokenizer, cfg, data)
     run.prepare(resume=resume, overwrite=overwrite)
     save_config(cfg, run.config)
-    for line in data.info:
-        say(line)
-    notes = list(data.notes)
-    for message in (train_fit.message("training examples"), eval_fit.message("evaluation examples")):
-        if message:
-            notes.append(message)
-    for note in notes:
-        warn(note)
-    labels = f"; {len(data.labels)} labels" if data.labels else ""
-    say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}){labels}")
+    notes = _tell_about_data(data, train_fit, eval_fit)
+    from transformers import set_seed
+
+    set_seed(cfg.train.seed)  # new weights (a classifier head, LoRA matrices) start the same in every run
     model = task.build_model(source.location, cfg, data, **source.load_kwargs(cfg.model.revision,
                                                                             cfg.model.trust_remote_code))
     model, trainable = apply_method(model, cfg, task.peft_task_type)
@@ -79,6 +73,19 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     }
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
+
+
+def _tell_about_data(data, train_fit, eval_fit) -> list[str]:
+    """Print what the user should know about their data; returns the warnings, for metrics.json."""
+    for line in data.info:
+        say(line)
+    notes = list(data.notes)
+    notes += [m for m in (train_fit.message("training examples"), eval_fit.message("evaluation examples")) if m]
+    for note in notes:
+        warn(note)
+    labels = f"; {len(data.labels)} labels" if data.labels else ""
+    say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}){labels}")
+    return notes
 
 
 def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = None) -> dict:

@@ -61,11 +61,11 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
-    text: Annotated[Optional[list[str]], typer.Option("--text", help="a text to classify (repeatable)")] = None,
+    text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="file of texts (same text column as training)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
 ):
-    """Label and probabilities for new texts."""
+    """Answers of a trained run for new inputs: label and probabilities, or a chat run's reply."""
     from tailor.api import predict as run_prediction
     from tailor.predictions import write_predictions
 
