@@ -184,3 +184,15 @@ def test_lora_chat_resume_after_a_kill_matches_an_uninterrupted_run(chat_config,
     a = load_file(whole.dir / "model" / "adapter_model.safetensors")
     b = load_file(resumed.dir / "model" / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_freeze_trains_only_the_top_layers_of_a_language_model(chat_config, cli, tmp_path, tiny_llama):
+    code, _, err = cli("train", chat_config(), "method=freeze")
+    assert code == 2 and "method=freeze leaves no parameter to train in this model" in err
+    code, _, err = cli("train", chat_config(), "method=freeze", "freeze.layers=1", "train.epochs=1", "--overwrite")
+    assert code == 0, err
+    before = load_file(tiny_llama / "model.safetensors")
+    after = load_file(tmp_path / "runs" / "chat" / "model" / "model.safetensors")
+    assert torch.equal(before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"])
+    assert not torch.equal(before["model.layers.1.mlp.up_proj.weight"], after["model.layers.1.mlp.up_proj.weight"])
+    assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])

@@ -35,13 +35,12 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     task = get_task(cfg.task)
     fill_task_defaults(cfg, task)
     run = RunDir(Path(cfg.output.dir))
+    run.check_can_start(resume=resume, overwrite=overwrite)
 
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
     source, tokenizer = _load_tokenizer(cfg)
     train_ds, train_fit = task.preprocess(data.train, tokenizer, cfg, data)
     eval_ds, eval_fit = task.preprocess(data.eval, tokenizer, cfg, data)
-    run.prepare(resume=resume, overwrite=overwrite)
-    save_config(cfg, run.config)
     notes = _tell_about_data(data, train_fit, eval_fit)
     from transformers import set_seed
 
@@ -50,6 +49,8 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
                                                                             cfg.model.trust_remote_code))
     model, trainable = apply_method(model, cfg, task.peft_task_type)
     say(f"model: {source.display}; {trainable}")
+    run.prepare(resume=resume, overwrite=overwrite)  # only now: every check above can stop the run
+    save_config(cfg, run.config)
 
     result, model = fit(model, tokenizer, train_ds, eval_ds, task, cfg, run.checkpoints, resume=resume)
     model = _save_model(task, model, tokenizer, run)

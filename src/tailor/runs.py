@@ -46,8 +46,9 @@ class RunDir:
     def report(self) -> Path:
         return self.dir / "report.html"
 
-    def prepare(self, *, resume: bool, overwrite: bool) -> None:
-        """Refuse to silently replace a previous run; the user chooses --resume or --overwrite."""
+    def check_can_start(self, *, resume: bool, overwrite: bool) -> None:
+        """Refuse to silently replace a previous run; the user chooses --resume or --overwrite.
+        Called before anything slow, and again by prepare()."""
         used = self.dir.is_dir() and any(self.dir.iterdir())
         if resume:
             if not self.checkpoints.is_dir():
@@ -56,15 +57,22 @@ class RunDir:
         if used and not overwrite:
             raise RunError(f"{self.dir} already holds a run; continue it with --resume, replace it with "
                            "--overwrite, or choose another folder with output.dir=...")
-        if used:
-            if not self.looks_like_a_run():
-                raise RunError(f"{self.dir} is not empty and is not a tailor run folder; --overwrite only replaces "
-                               "runs. Choose another folder with output.dir=...")
+        if used and not self.looks_like_a_run():
+            raise RunError(f"{self.dir} is not empty and is not a tailor run folder; --overwrite only replaces "
+                           "runs. Choose another folder with output.dir=...")
+
+    def prepare(self, *, resume: bool, overwrite: bool) -> None:
+        self.check_can_start(resume=resume, overwrite=overwrite)
+        if not resume and self.dir.is_dir() and any(self.dir.iterdir()):
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def looks_like_a_run(self) -> bool:
-        return self.config.exists() and any(p.exists() for p in (self.checkpoints, self.model, self.metrics))
+        """Our config.yaml, and nothing in the folder that a run does not write (so a run stopped
+        before its first checkpoint can be replaced, but a folder of the user's own files cannot)."""
+        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report}
+        return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.")
+                                            for p in self.dir.iterdir())
 
     def require_model(self) -> Path:
         if not any(self.model.joinpath(name).exists() for name in ("config.json", "adapter_config.json")):

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -69,10 +70,12 @@ def _samples_table(samples: list[dict] | None) -> str:
     if not samples:
         return ""
     cell = lambda text: f"<td class='text'>{html.escape(text or '')}</td>"  # noqa: E731
+    with_reference = any(s.get("reference") for s in samples)  # a prompts-only file has none
     body = "".join("<tr>" + cell(s["prompt"] + (f"  [system: {s['system']}]" if s.get("system") else "")) +
-                   cell(s.get("reference")) + cell(s["base"]) + cell(s["tuned"]) + "</tr>" for s in samples)
-    return ("<h2>Answers to held-out prompts (greedy)</h2><table><tr><th>prompt</th><th>reference</th>"
-            f"<th>base model</th><th>tuned model</th></tr>{body}</table>")
+                   (cell(s.get("reference")) if with_reference else "") + cell(s["base"]) + cell(s["tuned"]) +
+                   "</tr>" for s in samples)
+    head = "<th>prompt</th>" + ("<th>reference</th>" if with_reference else "") + "<th>base model</th><th>tuned model</th>"
+    return f"<h2>Answers to held-out prompts (greedy)</h2><table><tr>{head}</tr>{body}</table>"
 
 
 def _notes(metrics: dict) -> str:
@@ -92,9 +95,11 @@ def _curves_png(history: list[dict], metric: str) -> str | None:
         left.plot(*zip(*train), label="train loss", color="#4477aa")
     if evals:
         left.plot([h["step"] for h in evals], [h["eval_loss"] for h in evals], "o-", label="eval loss", color="#ee6677")
-        key = f"eval_{metric}"
-        for name, style in ((key, "o-"), ("eval_accuracy", "s--")):
-            points = [(h["step"], h[name]) for h in evals if name in h]
+        if metric == "loss":  # the loss is on the left already; perplexity reads better for language models
+            right.plot([h["step"] for h in evals], [math.exp(min(h["eval_loss"], 50)) for h in evals], "o-",
+                       label="perplexity")
+        for name, style in ((f"eval_{metric}", "o-"), ("eval_accuracy", "s--")):
+            points = [(h["step"], h[name]) for h in evals if name in h and metric != "loss"]
             if points:
                 right.plot(*zip(*points), style, label=name.removeprefix("eval_"))
         right.set_xlabel("step")

@@ -31,6 +31,10 @@ def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn
         model.get_input_embeddings().weight.requires_grad_(False)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
+    if trainable == 0:
+        raise ConfigError(f"method={cfg.method} leaves no parameter to train in this model (a language model's "
+                          "output head shares the frozen input embeddings); set freeze.layers=N to train the top "
+                          "N layers, or use method=lora")
     return model, TrainableSummary(cfg.method, trainable, total)
 
 
