@@ -196,3 +196,12 @@ def test_freeze_trains_only_the_top_layers_of_a_language_model(chat_config, cli,
     assert torch.equal(before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"])
     assert not torch.equal(before["model.layers.1.mlp.up_proj.weight"], after["model.layers.1.mlp.up_proj.weight"])
     assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])
+
+
+def test_a_bad_prompts_file_stops_before_training(chat_config, cli, tmp_path):
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "Who are you?"}\n{"prompt": 3}\n')
+    code, _, err = cli("train", chat_config(eval={"prompts": "prompts.jsonl"}))
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (f"error: {tmp_path / 'prompts.jsonl'}, line 2, field 'prompt': expected "
+                                            "text, got a number. Give it as a string")
+    assert not (tmp_path / "runs").exists()

@@ -14,7 +14,7 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 def test_task_implements_the_protocol(name):
     task = get_task(name)
     assert task.name == name
-    for method in ("read_inputs", "fit_labels", "build_model", "preprocess", "collator", "final_metrics",
+    for method in ("read_inputs", "read_extras", "fit_labels", "build_model", "preprocess", "collator", "final_metrics",
                    "save_model", "load_model", "evaluate", "predict"):
         assert callable(getattr(task, method)), f"{name} lacks {method}"
     # The engine uses the model's own loss and no metrics beyond it unless the task gives them.

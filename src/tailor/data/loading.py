@@ -19,6 +19,7 @@ class TaskData:
     eval_source: str  # "file" or "held-out fraction 0.1 of train"
     notes: list[str] = field(default_factory=list)  # things the user should know: skips, split fallbacks
     info: list[str] = field(default_factory=list)  # plain facts worth a line, e.g. the format detected
+    extras: dict = field(default_factory=dict)  # task-specific inputs (see Task.read_extras)
 
 
 def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Examples:
@@ -41,4 +42,4 @@ def load_task_data(task, cfg: Config) -> TaskData:
         notes += [note for note in [skipped_summary(evaluation)] if note]
         info += evaluation.notes
     labels = task.fit_labels(train, [evaluation], label_column=cfg.data.label)
-    return TaskData(train, evaluation, labels, eval_source, notes, info=info)
+    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=task.read_extras(cfg))

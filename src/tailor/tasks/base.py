@@ -38,6 +38,9 @@ class Task(Protocol):
         """Validated examples from one file: for training and `tailor eval` (with targets) or for
         `tailor predict` (without). `split` picks the split of a saved DatasetDict folder."""
 
+    def read_extras(self, cfg: Config) -> dict:
+        """Other inputs the config names (e.g. chat's held-out prompts), read before training starts."""
+
     def fit_labels(self, train: Examples, evals: list[Examples], label_column: str) -> list[str]:
         """The label set (empty for tasks without labels); an eval label unseen in training is an error."""
 

@@ -101,15 +101,20 @@ class Chat:
                     "base": b, "tuned": t} for p, b, t in zip(prompts, base_answers, tuned_answers)]
         return {"eval": tuned, "baseline": {"method": "base model (before tuning)", **before}, "samples": samples}
 
-    def _report_prompts(self, data: TaskData, cfg: Config):
-        from tailor.data.conversations import prompts_of
+    def read_extras(self, cfg: Config) -> dict:
+        """The held-out prompts file for the report, read (and validated) before training starts."""
+        if cfg.eval.prompts is None:
+            return {}
+        from tailor.data.conversations import read_prompts
         from tailor.data.readers import read_table
 
-        if cfg.eval.prompts is not None:
-            from tailor.data.conversations import read_prompts
+        return {"prompts": read_prompts(read_table(cfg.eval.prompts, encoding=cfg.data.encoding), "auto", cfg.vars)}
 
-            examples = read_prompts(read_table(cfg.eval.prompts, encoding=cfg.data.encoding), cfg.data.format,
-                                    cfg.vars)
+    def _report_prompts(self, data: TaskData, cfg: Config):
+        from tailor.data.conversations import prompts_of
+
+        if "prompts" in data.extras:
+            examples = data.extras["prompts"]
         elif "messages" in data.eval.columns:
             examples = data.eval
         else:

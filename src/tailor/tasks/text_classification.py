@@ -40,6 +40,9 @@ class TextClassification:
         fields = [f for f in self.fields(cfg) if with_targets or f.kind != "label"]
         return read_columns(path, fields, cfg, split=split)
 
+    def read_extras(self, cfg: Config) -> dict:
+        return {}
+
     def fit_labels(self, train: Examples, evals: list[Examples], label_column: str = "label") -> list[str]:
         """The label set comes from the training data; an evaluation label never seen there is an error."""
         labels = sorted(set(train.columns["label"]), key=_label_order)
