@@ -148,7 +148,7 @@ def model_card(metrics: dict, config_yaml: str) -> str:
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
     usage = USAGE["lora-adapter" if adapter else metrics["pipeline_tag"]]
     return f"""---
-library_name: transformers
+library_name: {"peft" if adapter else "transformers"}
 pipeline_tag: {metrics['pipeline_tag']}
 tags: [tailor]
 ---
