@@ -43,14 +43,14 @@ def prepare(repeat: int, smoke: bool) -> tuple[Path, Path, int, int]:
     from transformers import AutoTokenizer
 
     from tailor.data.chat_tokens import encode_conversation
-    from tailor.data.conversations import read_conversations
+    from tailor.data.conversations import as_messages, read_conversations
     from tailor.data.readers import read_table
     from tailor.models.catalog import EMBEDDED
 
     WORK.mkdir(parents=True, exist_ok=True)
     table = read_table(ROOT / "examples" / "assistant" / "data" / "train.jsonl")
     examples = read_conversations(table, "messages", {"name": "Aria", "author": "Jun"})
-    chats = [[{"role": t.role, "content": t.content} for t in turns] for turns in examples.columns["messages"]]
+    chats = [as_messages(turns) for turns in examples.columns["messages"]]
     chats = chats[:24] if smoke else chats * repeat
     train, evaluation = WORK / "train.jsonl", WORK / "eval.jsonl"
     train.write_text("".join(json.dumps({"messages": c}) + "\n" for c in chats))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tailor.data.conversations import Turn
+from tailor.data.conversations import Turn, as_messages
 from tailor.errors import ModelError
 
 IGNORE = -100  # label of a token that is not trained (the convention of torch's cross-entropy)
@@ -39,20 +39,16 @@ class LengthReport:
         return self.truncated + self.dropped
 
     def message(self, what: str) -> str | None:
-        if not (self.truncated or self.dropped):
+        if not self.count:
             return None
         done = []
         if self.truncated:
             done.append(f"{self.truncated:,} truncated")
         if self.dropped:
             done.append(f"{self.dropped:,} dropped")
-        return (f"{self.truncated + self.dropped:,} of {self.total:,} {what} are longer than data.max_length="
+        return (f"{self.count:,} of {self.total:,} {what} are longer than data.max_length="
                 f"{self.max_length} tokens (longest {self.longest}): {', '.join(done)}; raise data.max_length "
                 "to keep them whole")
-
-
-def as_messages(turns: list[Turn]) -> list[dict]:
-    return [{"role": t.role, "content": t.content} for t in turns]
 
 
 def render_prompt(tokenizer, messages: list[dict]) -> list[int]:
@@ -71,6 +67,11 @@ def encode_conversation(tokenizer, turns: list[Turn], train_on: str = "assistant
     labels = [token if any(start <= s < end for start, end in spans) else IGNORE
               for token, (s, _) in zip(ids, encoding["offset_mapping"])]
     return Encoded(ids, labels)
+
+
+def encode_example(tokenizer, value: str | list[Turn], train_on: str = "assistant") -> Encoded:
+    """One example of any chat format: a conversation, or a plain text document."""
+    return encode_text(tokenizer, value) if isinstance(value, str) else encode_conversation(tokenizer, value, train_on)
 
 
 def encode_text(tokenizer, text: str) -> Encoded:

@@ -52,18 +52,14 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
     """For chat data: the same checks, on conversations as the model's chat template renders them."""
     import json
 
-    from tailor.data.chat_tokens import IGNORE, encode_conversation, encode_text
-
-    def encode(value):
-        return encode_text(tokenizer, value) if isinstance(value, str) else \
-            encode_conversation(tokenizer, value, cfg.data.train_on)
+    from tailor.data.chat_tokens import IGNORE, encode_example
 
     def keys(examples) -> list[str]:
         values = examples.columns.get("messages") or examples.columns["text"]
         return [v if isinstance(v, str) else json.dumps([(t.role, t.content) for t in v]) for v in values]
 
     train_values = data.train.columns.get("messages") or data.train.columns["text"]
-    encoded = [encode(value) for value in train_values[:LENGTH_SAMPLE]]
+    encoded = [encode_example(tokenizer, value, cfg.data.train_on) for value in train_values[:LENGTH_SAMPLE]]
     lengths = np.array([len(e.input_ids) for e in encoded])
     p50, p90, p95, p99 = np.percentile(lengths, [50, 90, 95, 99])
     trained = sum(sum(label != IGNORE for label in e.labels) for e in encoded)

@@ -77,6 +77,11 @@ def read_conversations(table: Table, fmt: str, vars: dict[str, str] | None = Non
     return Examples(table.path, {role: values}, where, skipped)
 
 
+def as_messages(turns: list[Turn]) -> list[dict]:
+    """Turns as the {"role", "content"} dicts that chat templates and generation take."""
+    return [{"role": t.role, "content": t.content} for t in turns]
+
+
 @dataclass(frozen=True)
 class _Row:
     """Where a row came from, to build errors that point at it."""
@@ -283,9 +288,8 @@ def prompts_of(examples: Examples) -> list[Prompt]:
         prompts = []
         for turns in examples.columns["messages"]:
             last = max(i for i, t in enumerate(turns) if t.role == "assistant")
-            prompts.append(Prompt([{"role": t.role, "content": t.content} for t in turns[:last]], turns[last].content))
+            prompts.append(Prompt(as_messages(turns[:last]), turns[last].content))
         return prompts
     if "prompts" in examples.columns:
-        return [Prompt([{"role": t.role, "content": t.content} for t in turns], None)
-                for turns in examples.columns["prompts"]]
+        return [Prompt(as_messages(turns), None) for turns in examples.columns["prompts"]]
     return [Prompt([{"role": "user", "content": text}], None) for text in examples.columns.get("text", [])]

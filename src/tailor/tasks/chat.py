@@ -8,13 +8,14 @@ with no attention across them; the loss computes logits only where there is a ta
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
 from tailor.config import Config
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
-from tailor.training.lm_loss import lean_causal_lm_loss
+from tailor.training.lm_loss import causal_lm, lean_causal_lm_loss
 
 
 class Chat:
@@ -59,14 +60,13 @@ class Chat:
     def preprocess(self, examples: Examples, tokenizer, cfg: Config, data: TaskData | None = None):
         from datasets import Dataset
 
-        from tailor.data.chat_tokens import LengthReport, encode_conversation, encode_text, fit_length
+        from tailor.data.chat_tokens import LengthReport, encode_example, fit_length
         from tailor.training.packing import build_rows
 
         _require_template(tokenizer, examples)
         encoded, truncated, dropped, longest = [], 0, 0, 0
         for value in examples.columns.get("messages") or examples.columns["text"]:
-            example = encode_text(tokenizer, value) if isinstance(value, str) else \
-                encode_conversation(tokenizer, value, cfg.data.train_on)
+            example = encode_example(tokenizer, value, cfg.data.train_on)
             longest = max(longest, len(example.input_ids))
             fitted = fit_length(example, cfg.data.max_length, cfg.data.overlong)
             if fitted is None:
@@ -126,7 +126,7 @@ class Chat:
         the tokenizer carries the chat template, the generation config the stop token."""
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        _causal_lm_of(model).generation_config.save_pretrained(folder)
+        causal_lm(model).generation_config.save_pretrained(folder)
         return model
 
     def load_model(self, folder: Path):
@@ -166,29 +166,17 @@ def _answers(model, tokenizer, prompts, cfg: Config) -> list[str]:
     return [generate(model, tokenizer, p.messages, max_new_tokens=cfg.eval.max_new_tokens) for p in prompts]
 
 
-class _base_model:
+@contextmanager
+def _base_model(model, base_source: str):
     """The model before tuning: the same weights with the LoRA adapter switched off, or (after full
     or freeze tuning) the base weights loaded again."""
-
-    def __init__(self, model, base_source: str):
-        self.model, self.base_source, self._context = model, base_source, None
-
-    def __enter__(self):
-        if hasattr(self.model, "disable_adapter"):
-            self._context = self.model.disable_adapter()
-            self._context.__enter__()
-            return self.model
+    if hasattr(model, "disable_adapter"):
+        with model.disable_adapter():
+            yield model
+    else:
         from tailor.models.generation import load_causal_lm
 
-        return load_causal_lm(self.base_source)
-
-    def __exit__(self, *exc):
-        if self._context is not None:
-            self._context.__exit__(*exc)
-
-
-def _causal_lm_of(model):
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+        yield load_causal_lm(base_source)
 
 
 def _pad_id(tokenizer) -> int:
