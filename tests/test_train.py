@@ -153,3 +153,22 @@ def test_full_fine_tuning_with_and_without_frozen_word_embeddings(make_config, t
     assert torch.equal(before[name], after[f"bert.{name}"]) == freeze_embeddings
     layer = "encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(before[layer], after[f"bert.{layer}"])
+
+
+def test_evaluation_batches_go_in_length_order(make_config, monkeypatch):
+    """Evaluation reuses one length-sorted order, so each batch pads only to its own longest text.
+    (The stock length-grouped sampler shuffled small evaluation sets into mixed-length batches.)"""
+    widths, real = [], []
+    original = engine.CheckpointSafeTrainer.prediction_step
+
+    def recording_step(self, model, inputs, *args, **kwargs):
+        widths.append(inputs["input_ids"].shape[1])
+        real.append(inputs["attention_mask"].sum(-1).tolist())
+        return original(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(engine.CheckpointSafeTrainer, "prediction_step", recording_step)
+    tailor.train(make_config(train={"epochs": 1}, eval={"batch_size": 4, "classical_baseline": False}))
+    one_evaluation = widths[:10]  # 40 eval rows in batches of 4
+    assert one_evaluation == sorted(one_evaluation) and len(set(one_evaluation)) > 2
+    lengths = [length for batch in real[:10] for length in batch]
+    assert lengths == sorted(lengths)
