@@ -44,6 +44,8 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=64,
                         help="truncation length of expert.py and tailor (tutorial.py pads to 128)")
     parser.add_argument("--out", required=True, help="folder for checkpoints and the run")
+    parser.add_argument("--train-seed", type=int, default=42,
+                        help="seed of the training run (head init, batch order, dropout); 42 is Trainer's default")
     parser.add_argument("--set", action="append", default=[], help="tailor_run.py only: a config override")
     return parser.parse_args()
 

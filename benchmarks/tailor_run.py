@@ -19,7 +19,7 @@ base = {
     "task": "text-classification",
     "data": {"train": str(Path(args.train).resolve()), "eval": str(Path(args.eval).resolve()),
              "label": "sentiment", "max_length": args.max_length},
-    "train": {"epochs": args.epochs, "early_stopping_patience": None},
+    "train": {"epochs": args.epochs, "early_stopping_patience": None, "seed": args.train_seed},
     "eval": {"strategy": "steps", "classical_baseline": False},
     "output": {"dir": str(Path(args.out).resolve())},
 }

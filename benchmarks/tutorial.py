@@ -32,6 +32,7 @@ training_args = TrainingArguments(
     num_train_epochs=args.epochs,
     eval_strategy="steps",
     eval_steps=common.eval_steps(args.eval_every, BATCH),
+    seed=args.train_seed,
 )
 recorder = common.eval_recorder()
 trainer = Trainer(model=model, args=training_args, train_dataset=dataset["train"], eval_dataset=dataset["eval"],
