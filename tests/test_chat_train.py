@@ -53,6 +53,7 @@ def test_lora_chat_run_writes_an_adapter_and_learns(chat_config, cli, tmp_path, 
     assert "messages format (detected), 48 examples" in err
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train"]["method"] == "lora"
+    assert metrics["train"]["tokens_per_s"] > 10 * metrics["train"]["samples_per_s"]  # rows pack many examples
     assert metrics["eval"]["loss"] < metrics["baseline"]["loss"] - 1.0  # learned, not noise
     assert metrics["eval"]["perplexity"] < metrics["baseline"]["perplexity"]
     assert len(metrics["samples"]) == 2 and {"prompt", "base", "tuned", "reference"} <= set(metrics["samples"][0])
@@ -128,8 +129,8 @@ def test_unknown_variable_on_the_command_line(chat_config, cli):
                            "config (did you mean 'name'?); variables for {placeholders} are declared under vars:")
 
 
-def test_chat_repl_commands(chat_config, cli, monkeypatch):
-    assert cli("train", chat_config(train={"epochs": 1}))[0] == 0
+def test_chat_repl_commands(chat_config, cli, monkeypatch, tmp_path):
+    assert cli("train", chat_config(train={"epochs": 1}, data={"format": "messages"}))[0] == 0
     lines = iter(["hello", "/reset", "/nope", "/exit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
     code, out, _ = cli("chat", "runs/chat", "--max-new-tokens", "3")
@@ -141,6 +142,11 @@ def test_chat_repl_commands(chat_config, cli, monkeypatch):
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
     assert [a["text"] for a in answers] == ["Who are you?", "Who made you?"] and all("answer" in a for a in answers)
+    # A prompts file is read in its own layout, whatever data.format the training data had.
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "Who are you?"}\n{"prompt": "Who made you?"}\n')
+    code, out, err = cli("predict", "runs/chat", "--data", "prompts.jsonl")
+    assert code == 0, err
+    assert [json.loads(line)["prompt"] for line in out.splitlines()] == ["Who are you?", "Who made you?"]
     code, out, err = cli("eval", "runs/chat", "--data", "train.jsonl")
     assert code == 0, err
     shown = json.loads(out)

@@ -65,7 +65,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
         "best_metric_name": cfg.eval.metric,
         **task.final_metrics(model, tokenizer, data, cfg, source.location),
         "train": {"steps": result.global_step, "runtime_s": round(result.runtime_s, 1),
-                  "samples_per_s": round(result.samples_per_s, 2), "precision": result.precision,
+                  "samples_per_s": round(result.samples_per_s, 2),
+                  # rows differ in size between tasks (a packed chat row holds many examples): tokens compare
+                  "tokens_per_s": round(result.samples_per_s * _mean_row_tokens(train_ds), 1),
+                  "precision": result.precision,
                   "method": cfg.method, "trainable_parameters": trainable.trainable,
                   "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint},
         "data": {"train_file": str(cfg.data.train), "train_examples": len(data.train),
@@ -74,6 +77,11 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     }
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
+
+
+def _mean_row_tokens(dataset) -> float:
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    return sum(lengths) / max(len(lengths), 1)
 
 
 def _tell_about_data(data, train_fit, eval_fit) -> list[str]:

@@ -40,8 +40,8 @@ class Chat:
         from tailor.data.readers import read_table
 
         table = read_table(path, encoding=cfg.data.encoding, split=split)
-        if not with_targets:
-            return read_prompts(table, cfg.data.format, cfg.vars)
+        if not with_targets:  # a prompts file has its own layout, whatever the training data's was
+            return read_prompts(table, "auto", cfg.vars)
         fmt = detect_format(table) if cfg.data.format == "auto" else cfg.data.format
         examples = read_conversations(table, fmt, cfg.vars, cfg.data.on_invalid)
         how = "detected" if cfg.data.format == "auto" else "data.format"
@@ -157,7 +157,13 @@ class Chat:
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
         from tailor.data.conversations import prompts_of
 
-        return [{"answer": answer} for answer in _answers(model, tokenizer, prompts_of(examples), cfg)]
+        prompts = prompts_of(examples)
+        answers = _answers(model, tokenizer, prompts, cfg)
+        if "text" in examples.columns:  # texts from the command line: the caller shows them beside the answers
+            return [{"answer": answer} for answer in answers]
+        # From a file: each answer beside the question it answers (and the file's own answer, if any).
+        return [{"prompt": p.messages[-1]["content"], **({"reference": p.reference} if p.reference else {}),
+                 "answer": answer} for p, answer in zip(prompts, answers)]
 
 
 def _answers(model, tokenizer, prompts, cfg: Config) -> list[str]:
