@@ -35,7 +35,7 @@ def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-size", type=int, default=4000)
     parser.add_argument("--eval-size", type=int, default=1000)
-    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--eval-every", type=int, default=512, help="evaluate every N training samples")
     parser.add_argument("--max-length", type=int, default=64, help="truncation length (expert, tailor)")
     parser.add_argument("--target", type=float, default=None,
