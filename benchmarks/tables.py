@@ -93,7 +93,7 @@ def markdown(host: dict, args: argparse.Namespace, target: float, runs: dict, ro
         + ("(given with --target)." if args.target is not None else "(the best accuracy that every run of every "
                                                                     "contender reached)."),
         "",
-        f"Medians over the runs; the times of each run (in seed order) in brackets.", "",
+        "Medians over the runs; the times of each run (in seed order) in brackets.", "",
         f"| contender | time to target (s) | tailor is faster by | time to {args.fixed_target:g} (s) | faster by "
         "| best accuracy (range) | train samples/s | setup / whole process (s) | peak RSS (MB) | padding "
         "| achieved GFLOP/s | of fp32 peak | of bf16 peak | useful GFLOP/s | settings |",
