@@ -105,10 +105,7 @@ class Chat:
         """The held-out prompts file for the report, read (and validated) before training starts."""
         if cfg.eval.prompts is None:
             return {}
-        from tailor.data.conversations import read_prompts
-        from tailor.data.readers import read_table
-
-        return {"prompts": read_prompts(read_table(cfg.eval.prompts, encoding=cfg.data.encoding), "auto", cfg.vars)}
+        return {"prompts": self.read_inputs(Path(cfg.eval.prompts), cfg, with_targets=False)}
 
     def _report_prompts(self, data: TaskData, cfg: Config):
         from tailor.data.conversations import prompts_of
