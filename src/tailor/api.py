@@ -28,6 +28,7 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     """Fine-tune as the config says; returns the run folder and its final metrics."""
     from tailor.data.loading import load_task_data
     from tailor.models.methods import apply_method
+    from tailor.models.settings import apply_model_settings
     from tailor.tasks import fill_task_defaults, get_task
     from tailor.training.engine import fit
 
@@ -47,6 +48,7 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     set_seed(cfg.train.seed)  # new weights (a classifier head, LoRA matrices) start the same in every run
     model = task.build_model(source.location, cfg, data, **source.load_kwargs(cfg.model.revision,
                                                                             cfg.model.trust_remote_code))
+    apply_model_settings(model, cfg, task.cpu_attention)  # before LoRA, whose own dropout is lora.dropout
     model, trainable = apply_method(model, cfg, task.peft_task_type)
     say(f"model: {source.display}; {trainable}")
     run.prepare(resume=resume, overwrite=overwrite)  # only now: every check above can stop the run

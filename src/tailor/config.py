@@ -28,6 +28,13 @@ class ModelSection(Section):
                                                 "default: the task's embedded model")
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) for a hub id")
     trust_remote_code: bool = Field(False, description="run model code from the hub; off for safety")
+    dropout: float | None = Field(None, ge=0, lt=1, description="dropout inside the model while training (hidden "
+                                                                "states, attention, task head); null keeps the "
+                                                                "model's own; default per task (0 for "
+                                                                "classification)")
+    attention: Literal["auto", "eager", "sdpa"] = Field(
+        "auto", description="attention kernel while training: auto = the one measured fastest for the task on "
+                            "this device (eager for classification on a CPU), else transformers' default (sdpa)")
 
 
 class FreezeSection(Section):

@@ -33,6 +33,9 @@ class Task(Protocol):
     defaults: ClassVar[dict[str, Any]]
 
     stratify_by: ClassVar[str | None]  # example role a held-out split keeps the proportions of
+    # The attention kernel measured fastest for this task's usual shapes when training on a CPU
+    # (model.attention=auto); None keeps transformers' default.
+    cpu_attention: ClassVar[str | None]
 
     def read_inputs(self, path: Path, cfg: Config, *, with_targets: bool = True, split: str = "train") -> Examples:
         """Validated examples from one file: for training and `tailor eval` (with targets) or for

@@ -31,6 +31,8 @@ class Chat:
                                 "train.gradient_checkpointing": True, "eval.metric": "loss",
                                 "lora.targets": "all-linear"}
     stratify_by: ClassVar[None] = None
+    # sdpa: rows of 512 packed tokens trained 1.1-1.2x faster than with eager (SmolLM2, LoRA, CPU).
+    cpu_attention: ClassVar[None] = None
     training_metrics: ClassVar[None] = None  # the eval loss picks the best checkpoint
     training_loss = staticmethod(lean_causal_lm_loss)
 
