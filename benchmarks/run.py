@@ -49,6 +49,8 @@ def options() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs per contender, training seeds 42, 43, ...")
     parser.add_argument("--smoke", action="store_true", help="200 train / 100 eval / 1 epoch, results in work/")
     parser.add_argument("--results", type=Path, default=None, help="results file stem (default: see above)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="run nothing: write the results again from the runs saved in work/runs.json")
     args = parser.parse_args()
     if args.smoke:
         args.train_size, args.eval_size, args.epochs, args.eval_every, args.repeats = 200, 100, 1, 64, 1
@@ -135,6 +137,10 @@ def run_contender(name: str, data: tuple[Path, Path], args: argparse.Namespace, 
 def main() -> None:
     args = options()
     data = prepare(args.train_size, args.eval_size, args.seed)
+    if args.tables_only:
+        saved = json.loads((WORK / "runs.json").read_text(encoding="utf-8"))
+        write_results(args, saved["machine"], saved["runs"], majority_share(data[1]))
+        return
     print(f"data: {data[0]} / {data[1]}", flush=True)
     host = machine()
     measure_peaks(host)

@@ -1,9 +1,11 @@
 """Every registered task and embedded model is complete, listed by the CLI and documented."""
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from tailor.config import ModelSection
 from tailor.models.catalog import EMBEDDED
 from tailor.tasks import TASKS, get_task
 
@@ -21,6 +23,8 @@ def test_task_implements_the_protocol(name):
     for optional in ("training_metrics", "training_loss"):
         assert getattr(task, optional) is None or callable(getattr(task, optional))
     assert task.defaults["method"] in ("full", "freeze", "lora") and task.pipeline_tag
+    kernels = get_args(ModelSection.model_fields["attention"].annotation)  # what model.attention accepts
+    assert task.cpu_attention is None or task.cpu_attention in kernels
     assert task.default_model in EMBEDDED and name in EMBEDDED[task.default_model].tasks
     assert f"task: {name}" in README
 

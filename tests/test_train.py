@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import tailor
+from conftest import sentiment_rows, write_csv
 from tailor.training import engine
 
 RUN_FILES = {"config.yaml", "checkpoints", "model", "metrics.json", "history.json", "report.html"}
@@ -172,3 +173,27 @@ def test_evaluation_batches_go_in_length_order(make_config, monkeypatch):
     assert one_evaluation == sorted(one_evaluation) and len(set(one_evaluation)) > 2
     lengths = [length for batch in real[:10] for length in batch]
     assert lengths == sorted(lengths)
+
+
+def test_text_pairs_train_and_predict_from_the_command_line(make_config, cli, tmp_path):
+    """The label is in the second text only, so answering right proves the pair reaches the model."""
+    def pairs(n, seed):
+        return [{"premise": f"a note on {row['text'].split(' was ')[0]}", "hypothesis": row["text"],
+                 "label": row["label"]} for row in sentiment_rows(n, seed=seed)]
+
+    write_csv(tmp_path / "train.csv", pairs(160, 1))
+    write_csv(tmp_path / "eval.csv", pairs(40, 2))
+    assert cli("train", make_config(data={"train": "train.csv", "eval": "eval.csv", "text": "premise",
+                                          "text_pair": "hypothesis", "max_length": 32}))[0] == 0
+    run = tmp_path / "runs" / "config"
+    code, out, err = cli("predict", run, "--text", "a note on the food", "--text-pair", "the food was superb",
+                         "--text", "a note on the food", "--text-pair", "the food was dreadful")
+    assert code == 0, err
+    assert [json.loads(line)["label"] for line in out.splitlines()] == ["positive", "negative"]
+
+    code, _, err = cli("predict", run, "--text", "a note on the food")
+    assert code == 2 and err.strip() == ("error: this run was trained on text pairs (data.text_pair=hypothesis); give "
+                                         "a second text for every --text with --text-pair")
+    code, _, err = cli("predict", run, "--text", "a", "--text", "b", "--text-pair", "c")
+    assert code == 2 and err.strip() == ("error: 2 --text but 1 --text-pair; give one --text-pair per --text, in "
+                                         "the same order")

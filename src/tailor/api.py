@@ -124,6 +124,7 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
         examples = task.read_inputs(Path(data), cfg, with_targets=False)
     else:
         columns = {"text": list(texts or [])}
+        _check_text_pairs(columns["text"], text_pairs, cfg.data.text_pair)
         if text_pairs:
             columns["text_pair"] = list(text_pairs)
         examples = Examples(Path("<command line>"), columns, [f"text {i + 1}" for i in range(len(columns["text"]))])
@@ -131,6 +132,21 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     for answer, text in zip(answers, examples.columns.get("text", [])):
         answer["text"] = text
     return answers
+
+
+def _check_text_pairs(texts: list[str], pairs: list[str] | None, trained_pair_column: str | None) -> None:
+    """A run trained on pairs answers pairs only (and one trained on single texts, single texts):
+    the other kind would be read as something it never saw, and answered without complaint."""
+    from tailor.errors import ConfigError
+
+    if trained_pair_column and not pairs:
+        raise ConfigError(f"this run was trained on text pairs (data.text_pair={trained_pair_column}); give a "
+                          "second text for every --text with --text-pair")
+    if pairs and not trained_pair_column:
+        raise ConfigError("this run was trained on single texts (no data.text_pair); leave out --text-pair")
+    if pairs and len(pairs) != len(texts):
+        raise ConfigError(f"{len(texts)} --text but {len(pairs)} --text-pair; give one --text-pair per --text, "
+                          "in the same order")
 
 
 def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:

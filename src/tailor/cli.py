@@ -62,6 +62,8 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
     text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
+    text_pair: Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
+                                                            "order, for a run trained with data.text_pair")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="file of texts (same text column as training)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
 ):
@@ -71,7 +73,7 @@ def predict(
 
     if not text and data is None:
         raise TailorError("predict: give --text \"...\" (repeatable) or --data FILE")
-    answers = run_prediction(run_dir, texts=text, data=data)
+    answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, data=data)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)

@@ -29,9 +29,9 @@ class ModelSection(Section):
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) for a hub id")
     trust_remote_code: bool = Field(False, description="run model code from the hub; off for safety")
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout inside the model while training (hidden "
-                                                                "states, attention, task head); null keeps the "
-                                                                "model's own; default per task (0 for "
-                                                                "classification)")
+                                                                "states, attention, task head); default per "
+                                                                "task: 0 for classification (BERT ships 0.1), "
+                                                                "the model's own for chat")
     attention: Literal["auto", "eager", "sdpa"] = Field(
         "auto", description="attention kernel while training: auto = the one measured fastest for the task on "
                             "this device (eager for classification on a CPU), else transformers' default (sdpa)")

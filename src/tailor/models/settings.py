@@ -36,7 +36,8 @@ def set_dropout(model: nn.Module, probability: float) -> None:
 
 
 def choose_attention(requested: str, cpu_attention: str | None = None) -> str | None:
-    """'auto': the task's measured choice on a CPU; on a GPU (or without one) transformers' default."""
+    """'auto': the task's measured choice on a CPU; on a GPU, or where the task has no choice (None),
+    transformers' default."""
     if requested != "auto":
         return requested
     return None if torch.cuda.is_available() else cpu_attention
