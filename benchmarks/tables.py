@@ -150,11 +150,11 @@ def sensitivity(runs: dict, bars: list[float]) -> list[str]:
              "in brackets, how much faster tailor is:", "",
              "| bar | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for bar in bars:
-        medians = {name: median_time([(first_reaching(run["curve"], bar) or {}).get("elapsed_s")
-                                      for run in contender]) for name, contender in runs.items()}
-        tailor = medians.get("tailor")
-        cells = [seconds(value) + (f" ({value / tailor:.2f}x)" if value and tailor and name != "tailor" else "")
-                 for name, value in medians.items()]
+        medians = {name: {"time_s": median_time([(first_reaching(run["curve"], bar) or {}).get("elapsed_s")
+                                                 for run in contender])} for name, contender in runs.items()}
+        ratios = {name: speedup(medians, name, "time_s") for name in names}
+        cells = [seconds(medians[name]["time_s"]) + (f" ({ratios[name]:.2f}x)" if ratios[name] else "")
+                 for name in names]
         lines.append(f"| {bar:.3f} | " + " | ".join(cells) + " |")
     return lines
 

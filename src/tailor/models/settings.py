@@ -16,13 +16,13 @@ def apply_model_settings(model: nn.Module, cfg: Config, cpu_attention: str | Non
     if cfg.model.dropout is not None:
         set_dropout(model, cfg.model.dropout)
     attention = choose_attention(cfg.model.attention, cpu_attention)
-    if attention and hasattr(model, "set_attn_implementation"):
-        current = getattr(model.config, "_attn_implementation", None)
-        if current != attention:
-            try:
-                model.set_attn_implementation(attention)
-            except (ValueError, ImportError) as exc:  # an architecture without that kernel keeps its own
-                warn(f"model.attention={attention} is not available for this model ({exc}); using {current}")
+    if not attention or not hasattr(model, "set_attn_implementation"):
+        return
+    try:  # a no-op where the model already uses that kernel
+        model.set_attn_implementation(attention)
+    except (ValueError, ImportError) as exc:  # an architecture without that kernel keeps its own
+        warn(f"model.attention={attention} is not available for this model ({exc}); "
+             f"using {model.config._attn_implementation}")
 
 
 def set_dropout(model: nn.Module, probability: float) -> None:
