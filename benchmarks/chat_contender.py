@@ -75,7 +75,7 @@ def run_tailor(args, clock) -> dict:
     base = {"task": "chat", "model": args.model,
             "data": {"train": str(Path(args.train).resolve()), "eval": str(Path(args.eval).resolve())},
             "lora": LORA, "train": {"epochs": 1, "early_stopping_patience": None},
-            "eval": {"samples": 0}, "output": {"dir": args.out}}
+            "chat": {"samples": 0}, "output": {"dir": args.out}}
     cfg = load_config(None, overrides=list(args.set), base=base)
     result = train(cfg, overwrite=True)
     history = json.loads((result.dir / "history.json").read_text())
@@ -83,7 +83,7 @@ def run_tailor(args, clock) -> dict:
     resolved = load_config(result.dir / "config.yaml")
     return {"eval_s": eval_s, "settings": {
         "batch_size (packed rows)": resolved.train.batch_size, "max_length": resolved.data.max_length,
-        "packing": resolved.data.packing, "train_on": resolved.data.train_on,
+        "packing": resolved.chat.packing, "train_on": resolved.chat.train_on,
         "gradient_checkpointing": resolved.train.gradient_checkpointing,
         "precision": result.metrics["train"]["precision"], "lr": resolved.train.lr}}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tailor.api import train
 from tailor.config import load_config
-from tailor.tasks import fill_task_defaults, get_task
+from tailor.tasks import get_task, resolve_config
 
 args = common.parse_args(__doc__)
 common.install_probes()
@@ -20,11 +20,12 @@ base = {
     "data": {"train": str(Path(args.train).resolve()), "eval": str(Path(args.eval).resolve()),
              "label": "sentiment", "max_length": args.max_length},
     "train": {"epochs": args.epochs, "early_stopping_patience": None, "seed": args.train_seed},
-    "eval": {"strategy": "steps", "classical_baseline": False},
+    "eval": {"strategy": "steps"},
+    "text_classification": {"classical_baseline": False},
     "output": {"dir": str(Path(args.out).resolve())},
 }
-cfg = load_config(None, overrides=list(args.set), base=base)
-fill_task_defaults(cfg, get_task(cfg.task))  # batch size etc. as `tailor train` would pick them
+cfg = resolve_config(load_config(None, overrides=list(args.set), base=base), get_task("text-classification"))
+# (batch size etc. as `tailor train` would pick them)
 cfg.eval.steps = common.eval_steps(args.eval_every, cfg.train.batch_size * cfg.train.grad_accum)
 result = train(cfg, overwrite=True)
 

@@ -82,7 +82,7 @@ def make_config(tmp_path, tiny_bert, sentiment_files, monkeypatch):
             "train": {"epochs": 10, "batch_size": 16, "lr": 3e-3, "warmup_ratio": 0.0, "precision": "fp32",
                       "freeze_embeddings": False,  # random embeddings: the toy model must learn them
                       "early_stopping_patience": None},
-            "eval": {"classical_baseline": False},
+            "text_classification": {"classical_baseline": False},
         }
         for section, values in sections.items():
             if isinstance(values, dict) and isinstance(config.get(section), dict):

@@ -34,7 +34,7 @@ def chat_config(tmp_path, tiny_llama, monkeypatch):
                   "data": {"train": "train.jsonl", "eval": 0.25, "max_length": 128},
                   "train": {"epochs": 4, "lr": 1e-2, "warmup_ratio": 0.0, "precision": "fp32",
                             "early_stopping_patience": None, "freeze_embeddings": False},
-                  "eval": {"samples": 2, "max_new_tokens": 12},
+                  "chat": {"samples": 2, "max_new_tokens": 12},
                   "vars": {"name": "Tailor", "author": "you"}}
         for section, values in sections.items():
             config[section] = {**config[section], **values} if isinstance(config.get(section), dict) else values
@@ -109,16 +109,16 @@ def test_overlong_examples_are_counted(chat_config, cli, tmp_path):
                                {"role": "assistant", "content": "Once upon a time " * 40}]} for _ in range(5)]
     with (tmp_path / "train.jsonl").open("a") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in long_rows)
-    code, _, err = cli("train", chat_config(data={"max_length": 64, "overlong": "drop"}), "train.epochs=1")
+    code, _, err = cli("train", chat_config(data={"max_length": 64}, chat={"overlong": "drop"}), "train.epochs=1")
     assert code == 0, err
     counts = re.findall(r"longer than data.max_length=64 tokens \(longest \d+\): (\d+) dropped", err)
     assert sum(map(int, counts)) == 5
 
-    code, _, err = cli("train", chat_config(data={"max_length": 20, "overlong": "drop"}), "--overwrite")
+    code, _, err = cli("train", chat_config(data={"max_length": 20}, chat={"overlong": "drop"}), "--overwrite")
     assert code == 2
     assert re.fullmatch(re.escape(f"error: {tmp_path / 'train.jsonl'}: none of the 39 examples fits in "
                                   "data.max_length=20 tokens (the longest has ") + r"\d+" +
-                        re.escape("). Raise data.max_length or set data.overlong=truncate"),
+                        re.escape("). Raise data.max_length or set chat.overlong=truncate"),
                         err.strip().splitlines()[-1])
 
 
@@ -130,7 +130,7 @@ def test_unknown_variable_on_the_command_line(chat_config, cli):
 
 
 def test_chat_repl_commands(chat_config, cli, monkeypatch, tmp_path):
-    assert cli("train", chat_config(train={"epochs": 1}, data={"format": "messages"}))[0] == 0
+    assert cli("train", chat_config(train={"epochs": 1}, chat={"format": "messages"}))[0] == 0
     lines = iter(["hello", "/reset", "/nope", "/exit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
     code, out, _ = cli("chat", "runs/chat", "--max-new-tokens", "3")
@@ -206,8 +206,36 @@ def test_freeze_trains_only_the_top_layers_of_a_language_model(chat_config, cli,
 
 def test_a_bad_prompts_file_stops_before_training(chat_config, cli, tmp_path):
     (tmp_path / "prompts.jsonl").write_text('{"prompt": "Who are you?"}\n{"prompt": 3}\n')
-    code, _, err = cli("train", chat_config(eval={"prompts": "prompts.jsonl"}))
+    code, _, err = cli("train", chat_config(chat={"prompts": "prompts.jsonl"}))
     assert code == 2
     assert err.strip().splitlines()[-1] == (f"error: {tmp_path / 'prompts.jsonl'}, line 2, field 'prompt': expected "
                                             "text, got a number. Give it as a string")
     assert not (tmp_path / "runs").exists()
+
+
+def test_predict_from_a_prompts_file_writes_csv_and_eval_honours_the_batch_size(chat_config, cli, tmp_path, monkeypatch):
+    """Once a KeyError traceback (the CSV writer expected class probabilities); and Chat.evaluate
+    used the training batch size whatever it was given, which the CLI could not set either."""
+    from tailor.training import lm_loss
+
+    assert cli("train", chat_config(train={"epochs": 1}))[0] == 0
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "Who are you?"}\n{"prompt": "Who made you?"}\n')
+    code, _, err = cli("predict", "runs/chat", "--data", "prompts.jsonl", "--output", "answers.csv")
+    assert code == 0, err
+    import csv
+
+    with (tmp_path / "answers.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["prompt"] for r in rows] == ["Who are you?", "Who made you?"] and all(r["answer"] for r in rows)
+
+    seen = []
+    original = lm_loss.lean_causal_lm_loss
+
+    def recording(model, inputs, *args, **kwargs):
+        seen.append(inputs["input_ids"].shape[0])
+        return original(model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(lm_loss, "lean_causal_lm_loss", recording)
+    code, out, err = cli("eval", "runs/chat", "--data", "train.jsonl", "--batch-size", "5")
+    assert code == 0, err
+    assert seen and max(seen) == 5  # packed rows of the eval file, 5 at a time (the training batch is 4)

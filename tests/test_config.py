@@ -38,18 +38,19 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
     ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
 ])
 def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, expected):
-    from tailor.tasks import fill_task_defaults, get_task
+    from tailor.tasks import get_task, resolve_config
 
-    cfg = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\n"),
-                      [f"method={method}"] if method else [])
-    fill_task_defaults(cfg, get_task(task))
+    given = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\n"),
+                        [f"method={method}"] if method else [])
+    untouched = given.model_dump()
+    cfg = resolve_config(given, get_task(task))
+    assert given.model_dump() == untouched  # filled on a copy: a loop of runs starts from the same config
     found = {"method": cfg.method, "lr": cfg.train.lr, "batch_size": cfg.train.batch_size,
              "max_length": cfg.data.max_length, "metric": cfg.eval.metric, "model": cfg.model.name,
              "targets": cfg.lora.targets}
     assert {k: found[k] for k in expected} == expected
     explicit = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\ntrain: {{batch_size: 3}}\n"))
-    fill_task_defaults(explicit, get_task(task))
-    assert explicit.train.batch_size == 3  # what the file says wins
+    assert resolve_config(explicit, get_task(task)).train.batch_size == 3  # what the file says wins
 
 
 def test_dotted_overrides_parse_numbers_and_create_sections(tmp_path):
@@ -101,3 +102,45 @@ def test_schema_lists_every_section():
 def test_schema_cli(cli):
     code, out, _ = cli("config", "schema")
     assert code == 0 and "warmup_ratio" in json.loads(out)["$defs"]["TrainSection"]["properties"]
+    code, out, _ = cli("config", "schema", "--task", "chat")
+    schema = json.loads(out)
+    assert code == 0 and "packing" in schema["$defs"]["ChatOptions"]["properties"] and "chat" in schema["properties"]
+    assert "text_classification" not in schema["properties"]
+    code, _, err = cli("config", "schema", "--task", "nope")
+    assert code == 2 and "unknown task 'nope'" in err
+
+
+@pytest.mark.parametrize("moved, to", [("data.packing=false", "chat.packing"), ("data.format=alpaca", "chat.format"),
+                                       ("eval.prompts=p.jsonl", "chat.prompts"),
+                                       ("eval.classical_baseline=false", "text_classification.classical_baseline")])
+def test_keys_that_moved_say_where_to(tmp_path, moved, to):
+    path = write(tmp_path, "task: chat\ndata: {train: t.jsonl}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, [moved])
+    key = moved.split("=")[0]
+    assert str(error.value) == f"{path}: {key} has moved to {to} (the section of the task that uses it); write it there"
+
+
+def test_a_key_of_another_task_is_an_error_naming_the_task(tmp_path):
+    path = write(tmp_path, "task: text-classification\ndata: {train: t.csv}\nchat: {packing: false}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == (f"{path}: section 'chat' holds options of task chat, and this config's task is "
+                                "text-classification; remove it (`tailor config schema --task text-classification` "
+                                "lists the keys)")
+    chat = write(tmp_path, "task: chat\ndata: {train: t.jsonl, label: y}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(chat)
+    assert str(error.value) == f"{chat}: data.label does not apply to task chat (it reads no column keys)"
+    cfg = load_config(write(tmp_path, "task: chat\ndata: {train: t.jsonl}\nchat: {packing: false, prompts: p.jsonl}\n"))
+    assert cfg.options.packing is False and cfg.chat.prompts == tmp_path / "p.jsonl"  # relative to the config file
+
+
+def test_eval_metric_must_be_one_of_the_tasks(tmp_path):
+    from tailor.tasks import get_task, resolve_config
+
+    cfg = load_config(write(tmp_path, "task: text-classification\ndata: {train: t.csv}\neval: {metric: rmse}\n"))
+    with pytest.raises(ConfigError) as error:
+        resolve_config(cfg, get_task("text-classification"))
+    assert str(error.value).startswith("eval.metric=rmse is not a metric of task text-classification (it has: "
+                                       "f1_macro, accuracy,")

@@ -51,7 +51,7 @@ def test_cli_train_writes_the_run_folder_and_the_model_reloads(make_config, cli,
     assert "text-classification" in card and "| accuracy |" in card
 
 
-def test_predict_and_eval_on_a_trained_run(make_config, cli, tmp_path):
+def test_predict_and_eval_on_a_trained_run(make_config, cli, tmp_path, monkeypatch):
     assert cli("train", make_config())[0] == 0
     run = tmp_path / "runs" / "config"
     code, out, _ = cli("predict", run, "--text", "my day was superb", "--text", "the food was awful")
@@ -70,6 +70,16 @@ def test_predict_and_eval_on_a_trained_run(make_config, cli, tmp_path):
     code, out, _ = cli("eval", run, "--data", tmp_path / "eval.csv", "--output", tmp_path / "m.json")
     assert code == 0 and '"accuracy"' in out
     assert json.loads((tmp_path / "m.json").read_text())["examples"] == 40
+
+    from tailor.training import inference  # --batch-size reaches the forward passes
+
+    sizes = []
+    original = inference.device_batches
+    monkeypatch.setattr(inference, "device_batches", lambda model, encoded, collate, batch_size: (
+        sizes.append(batch_size) or original(model, encoded, collate, batch_size)))
+    assert cli("eval", run, "--data", tmp_path / "eval.csv", "--batch-size", "7")[0] == 0
+    assert cli("predict", run, "--text", "fine", "--batch-size", "3")[0] == 0
+    assert sizes == [7, 3]
 
 
 def test_an_existing_run_is_not_overwritten_silently(make_config, cli, tmp_path):
@@ -168,7 +178,7 @@ def test_evaluation_batches_go_in_length_order(make_config, monkeypatch):
         return original(self, model, inputs, *args, **kwargs)
 
     monkeypatch.setattr(engine.CheckpointSafeTrainer, "prediction_step", recording_step)
-    tailor.train(make_config(train={"epochs": 1}, eval={"batch_size": 4, "classical_baseline": False}))
+    tailor.train(make_config(train={"epochs": 1}, eval={"batch_size": 4}))
     one_evaluation = widths[:10]  # 40 eval rows in batches of 4
     assert one_evaluation == sorted(one_evaluation) and len(set(one_evaluation)) > 2
     lengths = [length for batch in real[:10] for length in batch]
@@ -183,8 +193,9 @@ def test_text_pairs_train_and_predict_from_the_command_line(make_config, cli, tm
 
     write_csv(tmp_path / "train.csv", pairs(160, 1))
     write_csv(tmp_path / "eval.csv", pairs(40, 2))
+    # lr 1e-3: at the shared 3e-3 the tiny model sometimes collapses to one class on pairs (seed-dependent)
     assert cli("train", make_config(data={"train": "train.csv", "eval": "eval.csv", "text": "premise",
-                                          "text_pair": "hypothesis", "max_length": 32}))[0] == 0
+                                          "text_pair": "hypothesis", "max_length": 32}), "train.lr=1e-3")[0] == 0
     run = tmp_path / "runs" / "config"
     code, out, err = cli("predict", run, "--text", "a note on the food", "--text-pair", "the food was superb",
                          "--text", "a note on the food", "--text-pair", "the food was dreadful")

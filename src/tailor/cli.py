@@ -47,12 +47,14 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
     data: Annotated[Path, typer.Option("--data", help="labelled file with the training column names")],
     output: Annotated[Optional[Path], typer.Option(help="also write the metrics to this JSON file")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
+                                                               "eval.batch_size)")] = None,
 ):
     """Metrics of a trained run on another labelled file."""
     from tailor.api import evaluate as run_evaluation
     from tailor.io import atomic_write_json
 
-    metrics = run_evaluation(run_dir, data)
+    metrics = run_evaluation(run_dir, data, batch_size=batch_size)
     if output:
         atomic_write_json(output, metrics)
     _print_metrics(metrics)
@@ -64,16 +66,19 @@ def predict(
     text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
     text_pair: Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
                                                             "order, for a run trained with data.text_pair")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="file of texts (same text column as training)")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="file of inputs (same text column as training; "
+                                                              "CoNLL for token classification)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
+                                                               "eval.batch_size)")] = None,
 ):
-    """Answers of a trained run for new inputs: label and probabilities, or a chat run's reply."""
+    """Answers of a trained run for new inputs: label and probabilities, entities, or a chat reply."""
     from tailor.api import predict as run_prediction
     from tailor.predictions import write_predictions
 
     if not text and data is None:
         raise TailorError("predict: give --text \"...\" (repeatable) or --data FILE")
-    answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, data=data)
+    answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, data=data, batch_size=batch_size)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
@@ -127,7 +132,12 @@ def data_check(
     from tailor.api import check as run_check
 
     report = run_check(config, overrides or [])
-    _print_check(report)
+    for line in report["lines"]:
+        typer.echo(line)
+    for warning in report["warnings"]:
+        typer.echo(f"warning: {warning}")
+    if not report["warnings"]:
+        typer.echo("no problems found")
 
 
 @app.command()
@@ -137,7 +147,8 @@ def tasks():
 
     for name in TASKS:
         task = get_task(name)
-        typer.echo(f"{name:24} {task.summary} (default model: {task.default_model})")
+        metrics = ", ".join(m.name for m in task.metrics)
+        typer.echo(f"{name:24} {task.summary} (default model: {task.default_model}; metrics: {metrics})")
 
 
 @app.command()
@@ -153,21 +164,30 @@ def models():
 
 
 @config_app.command("schema")
-def config_schema():
-    """Print the JSON schema of the config file."""
+def config_schema(
+    task: Annotated[Optional[str], typer.Option(help="one task's keys: the shared sections and its own")] = None,
+):
+    """Print the JSON schema of the config file (every key with its default and meaning)."""
     from tailor.config import config_schema as schema
+    from tailor.tasks import TASKS
 
-    typer.echo(json.dumps(schema(), indent=2))
-
-
-SUMMARY_METRICS = ("accuracy", "f1_macro", "loss", "perplexity")  # the ones shown that a task reports
+    if task is not None and task not in TASKS:
+        raise TailorError(f"unknown task '{task}'; one of: {', '.join(TASKS)}")
+    typer.echo(json.dumps(schema(task), indent=2))
 
 
 def _print_result_summary(run_dir: Path, metrics: dict) -> None:
+    """The task's headline metrics: the baselines, then the tuned model (and the test data's, if any)."""
+    from tailor.tasks import get_task
+
+    if not metrics:  # not the main process of a multi-process run: it reports nothing
+        return
     evaluation = metrics["eval"]
-    names = [k for k in SUMMARY_METRICS if k in evaluation]
-    rows = [(m.get("method", key), m) for key in ("baseline", "classical_baseline") if (m := metrics.get(key))]
+    names = [m.name for m in get_task(metrics["task"]).metrics if m.headline and m.name in evaluation]
+    rows = [(m.get("method", key), m) for key, m in metrics.items() if key.endswith("baseline") and isinstance(m, dict)]
     rows.append(("fine-tuned " + metrics["model"], evaluation))
+    if "test" in metrics:
+        rows.append(("fine-tuned, on data.test", metrics["test"]))
     typer.echo(f"\n{'':40}" + "".join(f"{name:>12}" for name in names))
     for label, values in rows:
         typer.echo(f"{label[:40]:40}" + "".join(f"{values.get(name, float('nan')):12.4f}" for name in names))
@@ -184,38 +204,9 @@ def _one_line(text: str, width: int = 150) -> str:
 def _print_metrics(metrics: dict) -> None:
     shown = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
     typer.echo(json.dumps(shown, indent=2))
-    for label, scores in metrics.get("per_class", {}).items():
+    for label, scores in {**metrics.get("per_class", {}), **metrics.get("per_type", {})}.items():
         typer.echo(f"  {label:20} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  "
                    f"f1 {scores['f1']:.4f}  support {scores['support']}")
-
-
-def _print_check(report: dict) -> None:
-    rows, lengths = report["rows"], report["lengths"]
-    for line in report.get("format", []):
-        typer.echo(line)
-    typer.echo(f"rows: train {rows['train']:,}  eval {rows['eval']:,}  ({rows['eval_source']})")
-    for split in ("train", "eval"):
-        if not report["labels"][split]:
-            continue
-        total = sum(report["labels"][split].values())
-        dist = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in report["labels"][split].items())
-        typer.echo(f"labels ({split}): {dist}")
-    typer.echo(f"length in tokens: p50 {lengths['p50']}  p90 {lengths['p90']}  p95 {lengths['p95']}  p99 "
-               f"{lengths['p99']}  max {lengths['max']};  {lengths['over_max_length']} over data.max_length="
-               f"{lengths['max_length']}")
-    if "trained_token_share" in report:
-        typer.echo(f"tokens the loss is computed on: {100 * report['trained_token_share']:.1f}%")
-    skipped = {split: sum(v.values()) for split, v in report["skipped"].items()}
-    typer.echo(f"empty/invalid rows: train {skipped['train']}  eval {skipped['eval']}")
-    duplicates = report["duplicates"]
-    typer.echo(f"duplicates in train: {duplicates['repeated_texts']} repeated texts, "
-               f"{duplicates['texts_with_conflicting_labels']} with conflicting labels")
-    typer.echo(f"train/eval overlap: {report['train_eval_overlap']} texts")
-    typer.echo(f"unknown-token rate: {100 * report['unknown_tokens']['rate']:.1f}%")
-    for warning in report["warnings"]:
-        typer.echo(f"warning: {warning}")
-    if not report["warnings"]:
-        typer.echo("no problems found")
 
 
 def main() -> None:
@@ -227,7 +218,10 @@ def main() -> None:
     except TailorError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        from tailor.distributed import is_main_process
+
+        if is_main_process():  # every process of a multi-process run stops on the same bad input
+            typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted; `tailor train CONFIG --resume` continues from the last checkpoint", err=True)

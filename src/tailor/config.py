@@ -52,23 +52,25 @@ class LoraSection(Section):
 
 
 class DataSection(Section):
-    train: Path | None = Field(None, description="training file: .csv .tsv .jsonl .json .parquet or a "
-                                                 "`datasets` folder saved with save_to_disk")
+    """Files and column names: what every task has. A task reads only the columns it declares
+    (Task.columns); setting another one is an error that names the task."""
+
+    train: Path | None = Field(None, description="training file: .csv .tsv .jsonl .json .parquet, a `datasets` "
+                                                 "folder saved with save_to_disk, or a task's own format (CoNLL)")
     eval: Path | float = Field(0.1, description="evaluation file, or a fraction of train held out "
-                                                "(stratified by label, fixed seed)")
-    format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt-completion", "text"] = Field(
-        "auto", description="chat task: the layout of the file; auto detects it from the keys of the rows")
+                                                "(stratified by label where the task has one, fixed seed)")
+    test: Path | None = Field(None, description="optional test file, evaluated once at the end (never used to "
+                                                "pick a checkpoint); its scores go to metrics.json `test`")
     text: str = Field("text", description="column with the input text")
     text_pair: str | None = Field(None, description="optional column with a second text (e.g. premise/hypothesis)")
     label: str = Field("label", description="column with the label (string or integer)")
-    max_length: int | None = Field(None, gt=1, description="longer inputs are truncated (and counted); default "
-                                                           "per task (128 for classification, 512 for chat)")
-    overlong: Literal["truncate", "drop"] = Field("truncate", description="chat task: cut an example longer than "
-                                                                        "max_length, or leave it out (counted)")
-    train_on: Literal["assistant", "all"] = Field("assistant", description="chat task: which tokens the loss is "
-                                                                         "computed on")
-    packing: bool = Field(True, description="chat task: pack short examples into rows of max_length tokens "
-                                            "(no attention across examples)")
+    tokens: str = Field("tokens", description="column with a list of tokens (token classification, JSON rows)")
+    tags: str = Field("tags", description="column with one tag per token (token classification, JSON rows)")
+    spans: str = Field("spans", description="column with character-offset entity spans [{start, end, label}] "
+                                            "beside data.text (token classification, JSON rows)")
+    max_length: int | None = Field(None, gt=1, description="longest input in tokens; longer ones are truncated, "
+                                                           "split or dropped as the task says, and counted; "
+                                                           "default per task")
     encoding: str = Field("utf-8", description="text encoding of CSV/TSV/JSON files, e.g. latin-1")
     on_invalid: Literal["error", "skip"] = Field("error", description="a row with an empty text or label: stop "
                                                                       "with an error, or skip it and report how many")
@@ -81,11 +83,17 @@ class DataSection(Section):
         return value
 
 
+# Column keys of the data section: each task declares which of them it reads.
+COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans")
+
+
 class TrainSection(Section):
     epochs: float = Field(3, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
-    batch_size: int | None = Field(None, gt=0, description="rows per step (packed rows for chat); default per "
-                                                           "task: 8 for classification, 4 for chat")
+    batch_size: int | None = Field(None, gt=0, description="rows per step in each process (packed rows for "
+                                                           "chat); the global batch is this x processes x "
+                                                           "grad_accum; default per task: 8 for classification, "
+                                                           "4 for chat")
     lr: float | None = Field(None, gt=0, description="peak learning rate; default: 2e-4 for LoRA, else the "
                                                      "embedded model's tuned value, else 5e-5")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
@@ -113,17 +121,12 @@ class TrainSection(Section):
 
 class EvalSection(Section):
     metric: str | None = Field(None, description="metric that picks the best checkpoint and drives early "
-                                                 "stopping; default per task (f1_macro; loss for chat)")
+                                                 "stopping; one of the task's metrics (`tailor tasks`), or loss; "
+                                                 "default per task")
     strategy: Literal["epoch", "steps"] = "epoch"
     steps: int = Field(500, gt=0, description="evaluate (and checkpoint) every N steps when strategy=steps")
-    batch_size: int = Field(128, gt=0)
-    classical_baseline: bool = Field(True, description="also fit TF-IDF + logistic regression, the bar a "
-                                                       "fine-tuned model has to clear")
-    prompts: Path | None = Field(None, description="chat task: held-out prompts (file in any chat format, or "
-                                                   "a column `prompt`) answered by the base and the tuned "
-                                                   "model in the report; default: prompts of the eval data")
-    samples: int = Field(4, ge=0, description="chat task: how many prompts the report shows answers for")
-    max_new_tokens: int = Field(96, gt=0, description="chat task: longest answer generated for the report")
+    batch_size: int | None = Field(None, gt=0, description="rows per evaluation/prediction batch; default per "
+                                                           "task (128; 8 packed rows for chat)")
 
 
 class OutputSection(Section):
@@ -132,6 +135,8 @@ class OutputSection(Section):
 
 
 class Config(Section):
+    """The shared sections. A run's config is this plus the section of its task (see `config_class`)."""
+
     task: str = Field(description="what to learn; see `tailor tasks`")
     model: ModelSection = ModelSection()
     method: Literal["full", "freeze", "lora"] | None = Field(None, description="which weights train; default "
@@ -151,42 +156,112 @@ class Config(Section):
         return {"name": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _known_task(self):
-        from tailor.tasks import TASKS
-
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task '{self.task}'{_did_you_mean(self.task, TASKS)}; see `tailor tasks`")
+    def _train_file_given(self):
         if self.data.train is None:
             raise ValueError("data.train is required: the file with your labelled training examples")
         return self
 
+    @property
+    def options(self):
+        """The chosen task's own section (e.g. cfg.chat for task chat)."""
+        return getattr(self, section_name(self.task))
 
-# Fields holding paths that are written relative to the config file.
-_PATH_FIELDS = (("data", "train"), ("data", "eval"), ("eval", "prompts"), ("output", "dir"))
+
+class TaskOptions(Section):
+    """Base of a task's own config section (Task.Options)."""
+
+
+def section_name(task: str) -> str:
+    """The config section a task owns: its name as an identifier (token-classification ->
+    token_classification)."""
+    return task.replace("-", "_")
+
+
+# Keys that moved into a task's own section; an old config gets one line saying where.
+MOVED_KEYS = {
+    "data.format": "chat.format", "data.packing": "chat.packing", "data.train_on": "chat.train_on",
+    "data.overlong": "chat.overlong", "eval.prompts": "chat.prompts", "eval.samples": "chat.samples",
+    "eval.max_new_tokens": "chat.max_new_tokens",
+    "eval.classical_baseline": "text_classification.classical_baseline",
+}
+
+_CLASSES: dict[str, type[Config]] = {}
+
+
+def config_class(task: str) -> type[Config]:
+    """Config with the task's own section added (typed by the task's Options)."""
+    if task not in _CLASSES:
+        from pydantic import create_model
+
+        from tailor.tasks import task_class
+
+        options = task_class(task).Options
+        _CLASSES[task] = create_model(f"{options.__name__.removesuffix('Options')}Config", __base__=Config,
+                                      **{section_name(task): (options, Field(default_factory=options,
+                                                                             description=f"options of task {task}"))})
+    return _CLASSES[task]
+
+
+# Fields holding paths that are written relative to the config file (a task section's Path fields too).
+_PATH_FIELDS = (("data", "train"), ("data", "eval"), ("data", "test"), ("output", "dir"))
 
 
 def load_config(path: str | Path | None, overrides: list[str] = (), *, base: dict | None = None) -> Config:
-    """Read a YAML config, apply `key.sub=value` overrides, validate. Raises ConfigError."""
+    """Read a YAML config, apply `key.sub=value` overrides, validate against the shared sections
+    and the task's own. Raises ConfigError."""
     raw: dict[str, Any] = dict(base or {})
     source = "config"
+    config_dir = None
     if path is not None:
         path = Path(path)
         source = str(path)
         raw = _read_yaml(path)
-        _resolve_paths(raw, path.resolve().parent)
+        config_dir = path.resolve().parent
+    task = _task_name(raw, overrides, source)
+    if config_dir is not None:
+        _resolve_paths(raw, config_dir, task)
         raw.setdefault("output", {})
         if isinstance(raw["output"], dict) and not raw["output"].get("dir"):
-            raw["output"]["dir"] = str(Path("runs") / path.stem)
+            raw["output"]["dir"] = str(Path("runs") / path.stem)  # under the current directory
     for override in overrides:
         _apply_override(raw, override)
-    _check_keys(raw, Config, prefix="", source=source)
+    cls = config_class(task)
+    _check_keys(raw, cls, prefix="", source=source, task=task)
     try:
-        config = Config.model_validate(raw)
+        config = cls.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_first_error(exc)}") from exc
+    _check_columns(config, source)
     if config.output.dir is None:
         config.output.dir = Path("runs") / config.task
     return config
+
+
+def _task_name(raw: dict, overrides: list[str], source: str) -> str:
+    """The task decides which sections exist, so it is read first (an override may set it)."""
+    from tailor.tasks import TASKS
+
+    task = raw.get("task")
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if sep and key.strip() == "task":
+            task = value.strip()
+    if not task:
+        raise ConfigError(f"{source}: task is required (one of: {', '.join(TASKS)}); see `tailor tasks`")
+    if not isinstance(task, str) or task not in TASKS:
+        raise ConfigError(f"{source}: unknown task '{task}'{_did_you_mean(str(task), TASKS)}; see `tailor tasks`")
+    return task
+
+
+def _check_columns(config: Config, source: str) -> None:
+    """A column key the task does not read would be silently ignored: say so instead."""
+    from tailor.tasks import task_class
+
+    used = task_class(config.task).columns
+    for key in COLUMN_KEYS:
+        if key in config.data.model_fields_set and key not in used:
+            reads = ", ".join(f"data.{k}" for k in used) or "no column keys"
+            raise ConfigError(f"{source}: data.{key} does not apply to task {config.task} (it reads {reads})")
 
 
 def save_config(config: Config, path: Path) -> None:
@@ -196,11 +271,19 @@ def save_config(config: Config, path: Path) -> None:
 
 
 def config_to_dict(config: Config) -> dict:
-    return config.model_dump(mode="json")
+    """Every key (defaults filled in), except the column keys the task does not read, so the file
+    loads back as the same config."""
+    from tailor.tasks import task_class
+
+    values = config.model_dump(mode="json")
+    used = task_class(config.task).columns
+    values["data"] = {k: v for k, v in values["data"].items() if k not in COLUMN_KEYS or k in used}
+    return values
 
 
-def config_schema() -> dict:
-    return Config.model_json_schema()
+def config_schema(task: str | None = None) -> dict:
+    """JSON schema of one task's config (shared sections + its own), or of the shared sections."""
+    return (config_class(task) if task else Config).model_json_schema()
 
 
 def _read_yaml(path: Path) -> dict:
@@ -219,8 +302,8 @@ def _read_yaml(path: Path) -> dict:
     return raw
 
 
-def _resolve_paths(raw: dict, base_dir: Path) -> None:
-    for section, key in _PATH_FIELDS:
+def _resolve_paths(raw: dict, base_dir: Path, task: str) -> None:
+    for section, key in (*_PATH_FIELDS, *_task_path_fields(task)):
         block = raw.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = os.path.normpath(base_dir / block[key])
@@ -235,11 +318,22 @@ def _resolve_paths(raw: dict, base_dir: Path) -> None:
             raw["model"] = resolved
 
 
+def _task_path_fields(task: str) -> list[tuple[str, str]]:
+    from tailor.tasks import task_class
+
+    options = task_class(task).Options
+    return [(section_name(task), name) for name, info in options.model_fields.items() if "Path" in str(info.annotation)]
+
+
 def _apply_override(raw: dict, override: str) -> None:
     key, sep, text = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"override '{override}': write it as section.key=value, e.g. train.lr=3e-5")
-    if "." not in key and key not in Config.model_fields:
+    if key == "task":
+        raw["task"] = text.strip()
+        return
+    sections = set(Config.model_fields) | {section_name(t) for t in _task_names()}
+    if "." not in key and key not in sections:
         declared = raw.get("vars") if isinstance(raw.get("vars"), dict) else {}
         if key not in declared:
             raise ConfigError(f"override '{override}': '{key}' is neither a config section nor a variable of "
@@ -263,6 +357,12 @@ def _apply_override(raw: dict, override: str) -> None:
     node[parts[-1]] = value
 
 
+def _task_names() -> list[str]:
+    from tailor.tasks import TASKS
+
+    return list(TASKS)
+
+
 def _looks_numeric(text: str) -> bool:
     try:
         float(text)
@@ -271,15 +371,24 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _check_keys(raw: dict, model: type[BaseModel], prefix: str, source: str) -> None:
-    """Unknown keys are errors with a suggestion, before pydantic's less friendly message."""
+def _check_keys(raw: dict, model: type[BaseModel], prefix: str, source: str, task: str) -> None:
+    """Unknown keys are errors with a suggestion, before pydantic's less friendly message; a key that
+    moved says where to, and another task's section names the task it belongs to."""
     fields = model.model_fields
     for key, value in raw.items():
+        dotted = f"{prefix}{key}"
         if key not in fields:
-            raise ConfigError(f"{source}: unknown key '{prefix}{key}'{_did_you_mean(key, fields)}")
+            if dotted in MOVED_KEYS:
+                raise ConfigError(f"{source}: {dotted} has moved to {MOVED_KEYS[dotted]} (the section of the task "
+                                  f"that uses it); write it there")
+            owner = next((t for t in _task_names() if section_name(t) == key), None) if not prefix else None
+            if owner:
+                raise ConfigError(f"{source}: section '{key}' holds options of task {owner}, and this config's task "
+                                  f"is {task}; remove it (`tailor config schema --task {task}` lists the keys)")
+            raise ConfigError(f"{source}: unknown key '{dotted}'{_did_you_mean(key, fields)}")
         annotation = fields[key].annotation
         if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            _check_keys(value, annotation, f"{prefix}{key}.", source)
+            _check_keys(value, annotation, f"{dotted}.", source, task)
 
 
 def _did_you_mean(word: str, choices) -> str:

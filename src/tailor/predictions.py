@@ -1,4 +1,5 @@
-"""Write predictions where the user asked: JSON lines, or CSV with one probability column per label."""
+"""Write predictions where the user asked: JSON lines, or CSV (one column per value; a label's
+probabilities as p_<label> columns; lists such as entities as JSON text)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,22 @@ def write_predictions(path: Path, answers: list[dict]) -> None:
 
 
 def _as_csv(answers: list[dict]) -> str:
-    labels = list(answers[0]["probabilities"]) if answers else []
+    rows = [_flat(answer) for answer in answers]
+    columns = list(dict.fromkeys(["text", *(key for row in rows for key in row)]))
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["text", "label", "score", *(f"p_{label}" for label in labels)])
-    for answer in answers:
-        writer.writerow([answer["text"], answer["label"], answer["score"],
-                         *(answer["probabilities"][label] for label in labels)])
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _flat(answer: dict) -> dict:
+    row = {}
+    for key, value in answer.items():
+        if key == "probabilities" and isinstance(value, dict):
+            row.update({f"p_{label}": p for label, p in value.items()})
+        elif isinstance(value, (dict, list)):
+            row[key] = json.dumps(value, ensure_ascii=False)
+        else:
+            row[key] = value
+    return row

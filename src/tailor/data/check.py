@@ -1,4 +1,5 @@
-"""`tailor data check`: validate a config's data without training and summarise what a model will see."""
+"""`tailor data check` for text and conversation data: what a model will see, and what to fix first.
+Tasks call these from their own `check` (HasDataCheck); `summary_lines` renders a report."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections import Counter
 import numpy as np
 
 from tailor.config import Config
-from tailor.data.loading import load_task_data
 
 IMBALANCE_RATIO = 3.0  # largest / smallest class above this is worth a warning
 UNKNOWN_TOKEN_WARNING = 0.05
@@ -24,28 +24,56 @@ _BETTER_MODELS = {
 _MULTILINGUAL = "a multilingual encoder such as xlm-roberta-base or bert-base-multilingual-cased"
 
 
-def check_data(task, cfg: Config, tokenizer) -> dict:
-    """A summary dict; raises DataError for anything that would stop training."""
-    cfg = cfg.model_copy(deep=True)
-    cfg.data.on_invalid = "skip"  # count bad rows instead of stopping at the first one
-    data = load_task_data(task, cfg)
-    if "label" not in data.train.columns:
-        report = _conversation_report(data, tokenizer, cfg)
-        report["warnings"] = _warnings(report, cfg)
-        return report
+def text_report(data, tokenizer, cfg: Config) -> dict:
+    """Labelled texts: rows, label balance, lengths, duplicates, overlap, unknown tokens."""
     train_texts, eval_texts = data.train.columns["text"], data.eval.columns["text"]
     report = {
         "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
+        "format": data.info,
         "skipped": {"train": dict(data.train.skipped), "eval": dict(data.eval.skipped)},
         "labels": {"train": _distribution(data.train.columns["label"]),
                    "eval": _distribution(data.eval.columns["label"])},
         "lengths": _length_stats(tokenizer, train_texts, data.train.get("text_pair"), cfg.data.max_length),
         "duplicates": _duplicates(train_texts, data.train.columns["label"]),
         "train_eval_overlap": len(set(eval_texts) & set(train_texts)),
-        "unknown_tokens": _unknown_rate(tokenizer, train_texts),
+        "unknown_tokens": unknown_rate(tokenizer, train_texts),
     }
-    report["warnings"] = _warnings(report, cfg)
+    report["warnings"] = _warnings(report, cfg, overlong="truncated")
+    report["lines"] = summary_lines(report)
     return report
+
+
+def conversation_report(data, tokenizer, cfg: Config) -> dict:
+    """Chat data: the same checks, on conversations as the model's chat template renders them."""
+    report = _conversation_report(data, tokenizer, cfg)
+    report["warnings"] = _warnings(report, cfg, overlong="dropped" if cfg.options.overlong == "drop" else "truncated")
+    report["lines"] = summary_lines(report)
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The report as the lines `tailor data check` prints."""
+    rows, lengths = report["rows"], report["lengths"]
+    lines = list(report.get("format", []))
+    lines.append(f"rows: train {rows['train']:,}  eval {rows['eval']:,}  ({rows['eval_source']})")
+    for split in ("train", "eval"):
+        if report["labels"][split]:
+            total = sum(report["labels"][split].values())
+            lines.append(f"labels ({split}): " + ", ".join(f"{k} {v} ({100 * v / total:.0f}%)"
+                                                           for k, v in report["labels"][split].items()))
+    lines.append(f"length in tokens: p50 {lengths['p50']}  p90 {lengths['p90']}  p95 {lengths['p95']}  p99 "
+                 f"{lengths['p99']}  max {lengths['max']};  {lengths['over_max_length']} over data.max_length="
+                 f"{lengths['max_length']}")
+    if "trained_token_share" in report:
+        lines.append(f"tokens the loss is computed on: {100 * report['trained_token_share']:.1f}%")
+    skipped = {split: sum(v.values()) for split, v in report["skipped"].items()}
+    lines.append(f"empty/invalid rows: train {skipped['train']}  eval {skipped['eval']}")
+    duplicates = report["duplicates"]
+    lines.append(f"duplicates in train: {duplicates['repeated_texts']} repeated texts, "
+                 f"{duplicates['texts_with_conflicting_labels']} with conflicting labels")
+    lines.append(f"train/eval overlap: {report['train_eval_overlap']} texts")
+    lines.append(f"unknown-token rate: {100 * report['unknown_tokens']['rate']:.1f}%")
+    return lines
 
 
 def _conversation_report(data, tokenizer, cfg: Config) -> dict:
@@ -59,7 +87,7 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
         return [v if isinstance(v, str) else json.dumps([(t.role, t.content) for t in v]) for v in values]
 
     train_values = data.train.columns.get("messages") or data.train.columns["text"]
-    encoded = [encode_example(tokenizer, value, cfg.data.train_on) for value in train_values[:LENGTH_SAMPLE]]
+    encoded = [encode_example(tokenizer, value, cfg.options.train_on) for value in train_values[:LENGTH_SAMPLE]]
     lengths = np.array([len(e.input_ids) for e in encoded])
     p50, p90, p95, p99 = np.percentile(lengths, [50, 90, 95, 99])
     trained = sum(sum(label != IGNORE for label in e.labels) for e in encoded)
@@ -75,7 +103,7 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
         "trained_token_share": round(trained / max(int(lengths.sum()), 1), 4),
         "duplicates": {"repeated_texts": len(train_keys) - len(set(train_keys)), "texts_with_conflicting_labels": 0},
         "train_eval_overlap": len(set(train_keys) & set(eval_keys)),
-        "unknown_tokens": _unknown_rate(tokenizer, [t.content for turns in train_values[:500] if not isinstance(
+        "unknown_tokens": unknown_rate(tokenizer, [t.content for turns in train_values[:500] if not isinstance(
             turns, str) for t in turns] or [v for v in train_values[:500] if isinstance(v, str)]),
     }
 
@@ -102,7 +130,7 @@ def _duplicates(texts: list[str], labels: list[str]) -> dict:
             "texts_with_conflicting_labels": sum(len(labels) > 1 for labels in seen.values())}
 
 
-def _unknown_rate(tokenizer, texts: list[str]) -> dict:
+def unknown_rate(tokenizer, texts: list[str]) -> dict:
     unk = tokenizer.unk_token_id
     if unk is None:  # byte-level tokenizers never produce unknown tokens
         return {"rate": 0.0, "script": _dominant_script(texts)}
@@ -122,7 +150,7 @@ def _dominant_script(texts: list[str]) -> str:
     return scripts.most_common(1)[0][0] if scripts else "UNKNOWN"
 
 
-def _warnings(report: dict, cfg: Config) -> list[str]:
+def _warnings(report: dict, cfg: Config, overlong: str) -> list[str]:
     warnings = []
     counts = report["labels"]["train"]
     if counts and max(counts.values()) / min(counts.values()) > IMBALANCE_RATIO:
@@ -131,9 +159,8 @@ def _warnings(report: dict, cfg: Config) -> list[str]:
                         "judge the model by f1_macro rather than accuracy")
     lengths = report["lengths"]
     if lengths["over_max_length"]:
-        fate = "dropped" if cfg.data.overlong == "drop" and "trained_token_share" in report else "truncated"
         warnings.append(f"{lengths['over_max_length']} training examples are longer than data.max_length="
-                        f"{lengths['max_length']} tokens and will be {fate} (p99 is {lengths['p99']})")
+                        f"{lengths['max_length']} tokens and will be {overlong} (p99 is {lengths['p99']})")
     for split, skipped in report["skipped"].items():
         if skipped:
             warnings.append(f"{split}: {sum(skipped.values())} rows would stop training (" +
@@ -145,10 +172,16 @@ def _warnings(report: dict, cfg: Config) -> list[str]:
     if report["train_eval_overlap"]:
         warnings.append(f"{report['train_eval_overlap']} evaluation texts also appear in training: the evaluation "
                         "will look better than the model is; de-duplicate before splitting")
-    unknown = report["unknown_tokens"]
-    if unknown["rate"] > UNKNOWN_TOKEN_WARNING:
-        better = _BETTER_MODELS.get(unknown["script"], _MULTILINGUAL)
-        warnings.append(f"the tokenizer of model '{cfg.model.name}' turns {100 * unknown['rate']:.0f}% of the tokens "
-                        f"into unknown tokens (the text is mostly {unknown['script'].title()} script): this model "
-                        f"cannot read the language; choose {better}")
+    warnings += unknown_token_warning(report["unknown_tokens"], cfg.model.name)
     return warnings
+
+
+def unknown_token_warning(unknown: dict, model_name: str) -> list[str]:
+    """A model whose tokenizer cannot read the language of the data, and which model could."""
+    if unknown["rate"] <= UNKNOWN_TOKEN_WARNING:
+        return []
+    better = _BETTER_MODELS.get(unknown["script"], _MULTILINGUAL)
+    return [f"the tokenizer of model '{model_name}' turns {100 * unknown['rate']:.0f}% of the tokens into unknown "
+            f"tokens (the text is mostly {unknown['script'].title()} script): this model cannot read the language; "
+            f"choose {better}"]
+

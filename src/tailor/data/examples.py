@@ -22,7 +22,8 @@ class Examples:
     columns: dict[str, list]
     where: list[str]
     skipped: Counter = field(default_factory=Counter)  # reason -> rows skipped
-    notes: list[str] = field(default_factory=list)  # what the user should know, e.g. the format detected
+    notes: list[str] = field(default_factory=list)  # plain facts worth a line, e.g. the format detected
+    warnings: list[str] = field(default_factory=list)  # what the user should act on, e.g. tags repaired
 
     def __len__(self) -> int:
         return len(self.where)
@@ -30,7 +31,8 @@ class Examples:
     def subset(self, indices: Iterable[int]) -> "Examples":
         indices = list(indices)
         return Examples(self.path, {k: [v[i] for i in indices] for k, v in self.columns.items()},
-                        [self.where[i] for i in indices], Counter(self.skipped))
+                        [self.where[i] for i in indices], Counter(self.skipped), list(self.notes),
+                        list(self.warnings))
 
     def get(self, role: str) -> list | None:
         return self.columns.get(role)
@@ -73,6 +75,9 @@ def _row_values(row: dict, fields: list["Field"]):
             value = normalize_label(value)
             if value is None:
                 return None, (spec, "the label is empty")
+        elif spec.kind == "value":  # typed values (token lists, spans, numbers) stay as the file has them
+            if value is None and spec.required:
+                return None, (spec, "the value is missing")
         elif value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
                 return None, (spec, "the text is empty")

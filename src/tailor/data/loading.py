@@ -1,4 +1,4 @@
-"""Config -> validated train/eval Examples for a task. Reads files; never touches a model."""
+"""Config -> validated train/eval(/test) Examples for a task. Reads files; never touches a model."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ class TaskData:
     eval: Examples
     labels: list[str]  # empty for tasks without labels
     eval_source: str  # "file" or "held-out fraction 0.1 of train"
-    notes: list[str] = field(default_factory=list)  # things the user should know: skips, split fallbacks
+    notes: list[str] = field(default_factory=list)  # things the user should know: skips, repairs, split fallbacks
     info: list[str] = field(default_factory=list)  # plain facts worth a line, e.g. the format detected
-    extras: dict = field(default_factory=dict)  # task-specific inputs (see Task.read_extras)
+    extras: dict = field(default_factory=dict)  # task-specific inputs (see HasExtras)
+    test: Examples | None = None  # data.test: scored once at the end, never used to pick a checkpoint
 
 
 def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Examples:
@@ -28,18 +29,34 @@ def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Ex
 
 
 def load_task_data(task, cfg: Config) -> TaskData:
-    """Training and evaluation examples (a file, or a held-out fraction) and the label set."""
-    train = task.read_inputs(cfg.data.train, cfg)
-    notes = [note for note in [skipped_summary(train)] if note]
-    info = list(train.notes)
+    """Training and evaluation examples (a file, or a held-out fraction), the test file if any,
+    and the label set."""
+    from tailor.tasks.base import HasExtras, HasLabels
+
+    train = task.read(cfg.data.train, cfg)
+    notes, info = _messages(train), list(train.notes)
     if isinstance(cfg.data.eval, float):
         train, evaluation, split_note = holdout_split(train, cfg.data.eval, cfg.train.seed, task.stratify_by)
         eval_source = f"held-out {cfg.data.eval:g} of {Path(cfg.data.train).name} (seed {cfg.train.seed})"
         notes += [split_note] if split_note else []
     else:
-        evaluation = task.read_inputs(cfg.data.eval, cfg, split="validation")
+        evaluation = task.read(cfg.data.eval, cfg, split="validation")
         eval_source = str(cfg.data.eval)
-        notes += [note for note in [skipped_summary(evaluation)] if note]
+        notes += _messages(evaluation)
         info += evaluation.notes
-    labels = task.fit_labels(train, [evaluation], label_column=cfg.data.label)
-    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=task.read_extras(cfg))
+    test = None
+    if cfg.data.test is not None:
+        test = task.read(cfg.data.test, cfg, split="test")
+        notes += _messages(test)
+        info += test.notes
+    labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
+    for examples in [evaluation] + ([test] if test else []):
+        if labels:
+            task.check_labels(examples, labels, cfg)
+    extras = task.read_extras(cfg) if isinstance(task, HasExtras) else {}
+    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=extras, test=test)
+
+
+def _messages(examples: Examples) -> list[str]:
+    """What a user should act on about one file: rows skipped, values repaired."""
+    return [note for note in [skipped_summary(examples)] if note] + list(examples.warnings)

@@ -50,7 +50,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", split: str = "train
     return table
 
 
-def _decode(path: Path, encoding: str) -> str:
+def decode_text(path: Path, encoding: str) -> str:
     raw = path.read_bytes()
     try:
         text = raw.decode(encoding)
@@ -66,7 +66,7 @@ def _decode(path: Path, encoding: str) -> str:
 
 
 def _read_delimited(path: Path, encoding: str) -> Table:
-    text = _decode(path, encoding)
+    text = decode_text(path, encoding)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -108,9 +108,9 @@ def _check_header(path: Path, header: list[str]) -> None:
         seen.add(name)
 
 
-def _read_jsonl(path: Path, encoding: str) -> Table:
+def read_jsonl(path: Path, encoding: str) -> Table:
     rows, where, columns = [], [], {}
-    for number, line in enumerate(_decode(path, encoding).splitlines(), start=1):
+    for number, line in enumerate(decode_text(path, encoding).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -128,7 +128,7 @@ def _read_jsonl(path: Path, encoding: str) -> Table:
 
 
 def _read_json(path: Path, encoding: str) -> Table:
-    text = _decode(path, encoding)
+    text = decode_text(path, encoding)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -196,8 +196,8 @@ def _suggest_sibling(path: Path) -> str:
 _READERS = {
     ".csv": _read_delimited,
     ".tsv": _read_delimited,
-    ".jsonl": _read_jsonl,
-    ".ndjson": _read_jsonl,
+    ".jsonl": read_jsonl,
+    ".ndjson": read_jsonl,
     ".json": _read_json,
     ".parquet": _read_parquet,
 }

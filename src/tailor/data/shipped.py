@@ -44,3 +44,4 @@ def write_split(rows: list[tuple[str, str]], folder: Path, sizes: dict[str, int]
             writer.writerows(rows[start:start + size])
         written[name], start = path, start + size
     return written
+

@@ -77,17 +77,17 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[str], eval_texts: 
             **classification_metrics(truth, probabilities, labels)}
 
 
-def classical_baselines(data, cfg) -> dict:
+def classical_baselines(data, *, tfidf: bool, seed: int) -> dict:
     """metrics.json's `baseline` (majority class) and, unless turned off, `classical_baseline`
     (TF-IDF + logistic regression), both on the same evaluation data as the fine-tuned model."""
     import time
 
     train_labels, eval_labels = data.train.columns["label"], data.eval.columns["label"]
     result = {"baseline": majority_baseline(train_labels, eval_labels, data.labels)}
-    if cfg.eval.classical_baseline:
+    if tfidf:
         started = time.perf_counter()
         result["classical_baseline"] = tfidf_baseline(_joined(data.train), train_labels, _joined(data.eval),
-                                                      eval_labels, data.labels, cfg.train.seed)
+                                                      eval_labels, data.labels, seed)
         result["classical_baseline"]["runtime_s"] = round(time.perf_counter() - started, 1)
     return result
 

@@ -16,20 +16,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from tailor.io import atomic_write_text  # noqa: E402
 
-HEADLINE = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "loss", "perplexity")
+def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
+    """The shared sections (results beside the baselines, curves, notes, run details) and the
+    task's own (HasReportSections: confusion matrix, per-class table, answers to prompts ...)."""
+    from tailor.tasks.base import HasReportSections
 
-
-def write_report(path: Path, metrics: dict, history: list[dict]) -> None:
-    figures = [("Training curves", _curves_png(history, metrics.get("best_metric_name", "f1_macro")))]
-    if "confusion_matrix" in metrics["eval"]:
-        figures.append(("Confusion matrix (evaluation data)", _confusion_png(metrics["eval"]["confusion_matrix"])))
+    names = [m.name for m in task.metrics if m.headline]
+    own = task.report_sections(metrics) if isinstance(task, HasReportSections) else []
     sections = [
         _header(metrics),
-        _comparison_table(metrics),
-        "".join(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{png}'>"
-                for title, png in figures if png),
-        _per_class_table(metrics["eval"]),
-        _samples_table(metrics.get("samples")),
+        _comparison_table(metrics, names),
+        figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]))),
+        *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
         _notes(metrics),
         f"<h2>Run details</h2><pre>{html.escape(json.dumps(metrics.get('train', {}), indent=2))}</pre>",
     ]
@@ -44,28 +42,41 @@ def _header(metrics: dict) -> str:
             f"({metrics['eval'].get('examples', '?')} examples)</p>")
 
 
-def _comparison_table(metrics: dict) -> str:
+def figure(title: str, png: str | None) -> str:
+    """An embedded PNG, under a heading when `title` is given."""
+    if not png:
+        return ""
+    heading = f"<h2>{html.escape(title)}</h2>" if title else ""
+    return f"{heading}<img alt='{html.escape(title or 'figure')}' src='data:image/png;base64,{png}'>"
+
+
+def _comparison_table(metrics: dict, headline: list[str]) -> str:
     rows = [("fine-tuned (this run)", metrics["eval"])]
-    rows += [(m.get("method", name), m) for name, m in (("baseline", metrics.get("baseline")),
-                                                          ("classical", metrics.get("classical_baseline"))) if m]
-    names = [k for k in HEADLINE if k in metrics["eval"]]
+    rows += [(m.get("method", name), m) for name, m in metrics.items() if name.endswith("baseline") and isinstance(m, dict)]
+    if "test" in metrics:
+        rows.append(("fine-tuned, on data.test", metrics["test"]))
+    names = [k for k in headline if k in metrics["eval"]]
     head = "".join(f"<th>{k}</th>" for k in names)
     body = "".join("<tr><td>{}</td>{}</tr>".format(html.escape(label), "".join(
         f"<td>{m[k]:.4f}</td>" if isinstance(m.get(k), float) else "<td>-</td>" for k in names)) for label, m in rows)
     return f"<h2>Results</h2><table><tr><th>model</th>{head}</tr>{body}</table>"
 
 
-def _per_class_table(evaluation: dict) -> str:
-    per_class = evaluation.get("per_class")
-    if not per_class:
+def per_label_table(scores: dict | None, what: str = "label") -> str:
+    """Precision, recall, F1 and support per class (or per entity type)."""
+    if not scores:
         return ""
     body = "".join(f"<tr><td>{html.escape(label)}</td><td>{m['precision']:.4f}</td><td>{m['recall']:.4f}</td>"
-                   f"<td>{m['f1']:.4f}</td><td>{m['support']}</td></tr>" for label, m in per_class.items())
-    return ("<h2>Per class</h2><table><tr><th>label</th><th>precision</th><th>recall</th><th>f1</th>"
+                   f"<td>{m['f1']:.4f}</td><td>{m['support']}</td></tr>" for label, m in scores.items())
+    return (f"<table><tr><th>{what}</th><th>precision</th><th>recall</th><th>f1</th>"
             f"<th>support</th></tr>{body}</table>")
 
 
-def _samples_table(samples: list[dict] | None) -> str:
+def confusion_figure(confusion: dict | None, title: str) -> str:
+    return figure(title, _confusion_png(confusion)) if confusion else ""
+
+
+def samples_table(samples: list[dict] | None) -> str:
     """Base vs tuned answers to prompts the training never saw: what people look at first."""
     if not samples:
         return ""
@@ -75,7 +86,7 @@ def _samples_table(samples: list[dict] | None) -> str:
                    (cell(s.get("reference")) if with_reference else "") + cell(s["base"]) + cell(s["tuned"]) +
                    "</tr>" for s in samples)
     head = "<th>prompt</th>" + ("<th>reference</th>" if with_reference else "") + "<th>base model</th><th>tuned model</th>"
-    return f"<h2>Answers to held-out prompts (greedy)</h2><table><tr>{head}</tr>{body}</table>"
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _notes(metrics: dict) -> str:
@@ -142,11 +153,11 @@ def model_card(metrics: dict, config_yaml: str) -> str:
     """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
     evaluation = metrics["eval"]
     baseline = metrics.get("baseline", {})
-    scores = "\n".join(f"| {k} | {evaluation[k]:.4f} | {baseline.get(k, float('nan')):.4f} |"
-                       for k in HEADLINE if isinstance(evaluation.get(k), float))
+    scores = "\n".join(f"| {k} | {v:.4f} | {baseline.get(k, float('nan')):.4f} |"
+                       for k, v in evaluation.items() if isinstance(v, float))
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
-    usage = USAGE["lora-adapter" if adapter else metrics["pipeline_tag"]]
+    usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"])
     return f"""---
 library_name: {"peft" if adapter else "transformers"}
 pipeline_tag: {metrics['pipeline_tag']}
@@ -177,16 +188,19 @@ Fine-tuned with tailor for **{metrics['task']}** from `{metrics['model']}`.
 """
 
 
-USAGE = {
-    "text-classification": 'from transformers import pipeline\nclassify = pipeline("text-classification", '
-                           'model="path/to/this/folder")\nclassify("your text here")',
-    "text-generation": 'from transformers import pipeline\nchat = pipeline("text-generation", model="path/to/this/'
-                       'folder")\nchat([{"role": "user", "content": "Who are you?"}], max_new_tokens=128)',
-    "lora-adapter": '# a LoRA adapter on its base model (`tailor export RUN --merge --out DIR` writes a standalone '
-                    'model)\nfrom peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
-                    'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
-                    'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")',
-}
+LORA_USAGE = ('# a LoRA adapter on its base model (`tailor export RUN --merge --out DIR` writes a standalone model)\n'
+              'from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
+              'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
+              'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")')
+# What each transformers pipeline is called with (a text, unless the pipeline reads conversations).
+PIPELINE_INPUT = {"text-generation": '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'}
+
+
+def _usage(pipeline_tag: str) -> str:
+    given = PIPELINE_INPUT.get(pipeline_tag, '"your text here"')
+    return (f'from transformers import pipeline\nrun = pipeline("{pipeline_tag}", model="path/to/this/folder")\n'
+            f"run({given})")
+
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}

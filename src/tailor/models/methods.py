@@ -28,7 +28,7 @@ def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn
     elif cfg.method == "lora":
         model = add_lora(model, cfg, peft_task_type)
     if cfg.train.freeze_embeddings and cfg.method != "freeze":
-        model.get_input_embeddings().weight.requires_grad_(False)
+        freeze_input_embeddings(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     if trainable == 0:
@@ -36,6 +36,17 @@ def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn
                           "output head shares the frozen input embeddings); set freeze.layers=N to train the top "
                           "N layers, or use method=lora")
     return model, TrainableSummary(cfg.method, trainable, total)
+
+
+def freeze_input_embeddings(model: nn.Module) -> None:
+    """The word-embedding matrix stays fixed. Models without one (pixels, audio frames in) have
+    nothing to freeze here."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return
+    for parameter in getattr(embeddings, "parameters", lambda: [])():
+        parameter.requires_grad_(False)
 
 
 def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
@@ -70,6 +81,23 @@ def add_lora(model: nn.Module, cfg: Config, peft_task_type: str) -> nn.Module:
         return get_peft_model(model, lora)
     except ValueError as exc:  # e.g. target modules not found in the model
         raise ConfigError(f"lora: {exc}") from exc
+
+
+def merge_saved_adapter(folder, rebuild) -> None:
+    """Replace a LoRA adapter saved in `folder` by plain merged weights. The adapter is read back from
+    the folder (which the trainer wrote after gathering every process's shards) onto `rebuild()`, a
+    fresh copy of the model as built for training, so this works however training was distributed."""
+    from pathlib import Path
+
+    from peft import PeftModel
+
+    folder = Path(folder)
+    if not (folder / "adapter_config.json").exists():
+        return
+    merged = merge_for_export(PeftModel.from_pretrained(rebuild(), folder))
+    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
+        (folder / name).unlink(missing_ok=True)
+    merged.save_pretrained(folder)
 
 
 def merge_for_export(model: nn.Module) -> nn.Module:

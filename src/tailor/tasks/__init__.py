@@ -1,7 +1,7 @@
 """Task registry: one file per task behind the Task protocol; the registry maps names to them.
 
 Entries are import strings so that `tailor --help` and config validation do not import torch.
-Adding a task = one new file + one line here + its tests (tests/test_registry.py runs over all).
+Adding a task = one new file + one line here + its tests (tests/test_every_task.py runs over all).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tailor.config import Config
     from tailor.tasks.base import Task
 
 TASKS: dict[str, str] = {
@@ -18,16 +19,23 @@ TASKS: dict[str, str] = {
 }
 
 
-def get_task(name: str) -> "Task":
+def task_class(name: str) -> type["Task"]:
     module_name, _, class_name = TASKS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    return getattr(importlib.import_module(module_name), class_name)
 
 
-def fill_task_defaults(cfg, task: "Task") -> None:
-    """What the config leaves open (None) is decided by the task, then the model; the filled-in
-    values are what config.yaml in the run folder records."""
+def get_task(name: str) -> "Task":
+    return task_class(name)()
+
+
+def resolve_config(cfg: "Config", task: "Task") -> "Config":
+    """A copy of the config with what it leaves open (None) decided by the task, then the model;
+    the caller's object is untouched (a loop of runs starts each from the same config), and the
+    filled-in copy is what config.yaml in the run folder records."""
     from tailor.models.catalog import default_lr
+    from tailor.tasks.base import metric_named
 
+    cfg = cfg.model_copy(deep=True)
     cfg.model.name = cfg.model.name or task.default_model
     for dotted, value in task.defaults.items():
         *sections, key = dotted.split(".")
@@ -36,4 +44,7 @@ def fill_task_defaults(cfg, task: "Task") -> None:
             node = getattr(node, section)
         if getattr(node, key) is None:
             setattr(node, key, value)
+    cfg.eval.metric = cfg.eval.metric or task.metrics[0].name
+    metric_named(task, cfg.eval.metric)  # an unknown metric stops here, not after training
     cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name, cfg.method)
+    return cfg

@@ -1,71 +1,163 @@
-"""The Task protocol: what a task must say; the engine, readers and reports do the rest."""
+"""The Task protocol: what a task declares and does; the verbs and the engine do the rest.
+
+A task says what it needs (its input processor, the kind of targets it learns, the data columns it
+reads, its own config section `Options`, its metrics and their direction) and turns examples into
+model inputs and model outputs into answers. Optional capabilities (data check, baselines, held-out
+extras, report sections) are small protocols a task implements or not; the verbs test for them
+with isinstance, so no task stubs what it does not have.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
-from tailor.config import Config
+from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
 
 
 @dataclass(frozen=True)
 class Field:
-    """One input field of an example: `role` inside tailor, `column` in the user's file."""
+    """One input field of an example: `role` inside tailor, `column` in the user's file.
+    kind "text" must be non-empty text; "label" must be present (compared as a string);
+    "value" keeps the value as the file has it (lists of tokens, spans, numbers)."""
 
     role: str
     column: str
     config_key: str
-    kind: str = "text"  # "text" must be non-empty; "label" must be present
+    kind: str = "text"
     required: bool = True
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric a task reports, under this name in metrics.json (`eval`, `baseline`, `test`)."""
+
+    name: str
+    greater_is_better: bool = True
+    headline: bool = True  # shown in the end-of-run summary and the report's comparison table
+
+
+@dataclass
+class Encoded:
+    """Model inputs of a set of examples: a dataset the collator batches, each row's length (for
+    length-grouped batches and padding-free evaluation order), and what did not fit."""
+
+    dataset: Any  # datasets.Dataset
+    lengths: list[int]
+    fit: Any  # has .count and .message(what) -> str | None
+    extras: dict = field(default_factory=dict)  # what a task needs to map outputs back (e.g. word ids)
+
+
+# A loss that sees the data and the config: (model, inputs, num_items_in_batch) -> (loss, outputs).
+# `outputs` holds the logits the in-loop metrics need (or None when the task has no such metrics).
+LossFn = Callable[..., tuple[Any, Any]]
 
 
 class Task(Protocol):
     name: ClassVar[str]
     summary: ClassVar[str]
     default_model: ClassVar[str]
-    auto_model: ClassVar[str]  # transformers Auto class that loads a saved model/ folder
-    pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
-    peft_task_type: ClassVar[str]
-    # Settings the config leaves open (None) that this task decides, as dotted keys.
+    Options: ClassVar[type[TaskOptions]]  # the config section named after the task
+    metrics: ClassVar[tuple[Metric, ...]]  # the first is the default eval.metric
+    targets: ClassVar[str]  # what is learned: "classes" | "tags" | "text" (later: "spans", "numbers", ...)
+    processor_kind: ClassVar[str]  # "tokenizer" (later: "image-processor", "feature-extractor")
+    columns: ClassVar[tuple[str, ...]]  # the data.* column keys this task reads
+    # Settings of the shared sections that the config leaves open (None) and this task decides.
     defaults: ClassVar[dict[str, Any]]
-
     stratify_by: ClassVar[str | None]  # example role a held-out split keeps the proportions of
     # The attention kernel measured fastest for this task's usual shapes when training on a CPU
     # (model.attention=auto); None keeps transformers' default.
     cpu_attention: ClassVar[str | None]
+    auto_model: ClassVar[str]  # transformers Auto class that loads a saved model/ folder
+    pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
+    peft_task_type: ClassVar[str]
 
-    def read_inputs(self, path: Path, cfg: Config, *, with_targets: bool = True, split: str = "train") -> Examples:
-        """Validated examples from one file: for training and `tailor eval` (with targets) or for
-        `tailor predict` (without). `split` picks the split of a saved DatasetDict folder."""
+    def processor(self, location: str, cfg: Config, **load_kwargs) -> Any:
+        """What turns raw inputs into model inputs (a tokenizer for text tasks)."""
 
-    def read_extras(self, cfg: Config) -> dict:
-        """Other inputs the config names (e.g. chat's held-out prompts), read before training starts."""
+    def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
+        """Validated examples from one file: with targets for training and `tailor eval`, without for
+        `tailor predict`. `split` picks the split of a saved DatasetDict folder."""
 
-    def fit_labels(self, train: Examples, evals: list[Examples], label_column: str) -> list[str]:
-        """The label set (empty for tasks without labels); an eval label unseen in training is an error."""
+    def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs) -> Any: ...
 
-    def build_model(self, source: str, cfg: Config, data: TaskData, **load_kwargs) -> Any: ...
+    def encode(self, examples: Examples, processor, cfg: Config, labels: list[str] | None) -> Encoded:
+        """Model inputs (with targets when `labels` is given and the examples have them)."""
 
-    def preprocess(self, examples: Examples, tokenizer, cfg: Config, data: TaskData | None) -> tuple[Any, Any]:
-        """(dataset of model inputs, a report with .message(what) of what did not fit max_length)"""
+    def collator(self, processor, cfg: Config) -> Callable: ...
 
-    def collator(self, tokenizer, cfg: Config) -> Callable: ...
+    def loss(self, cfg: Config, data: TaskData) -> LossFn | None:
+        """A loss replacing the model's own (None keeps it); it returns the outputs too, so the
+        in-loop metrics still see logits and pick the best checkpoint."""
 
-    def training_metrics(self, eval_pred) -> dict[str, float] | None: ...
+    def training_metrics(self, cfg: Config, labels: list[str]) -> Callable | None:
+        """compute_metrics for each evaluation during training (None: the eval loss decides)."""
 
-    training_loss: ClassVar[Callable | None]  # replaces the model's own loss in the engine, or None
-
-    def final_metrics(self, model, tokenizer, data: TaskData, cfg: Config, base_source: str) -> dict:
-        """metrics.json entries beyond the run facts: `eval` and the baselines to compare with."""
-
-    def save_model(self, model, tokenizer, folder: Path) -> Any:
-        """Write model/ (with the tokenizer); returns the model that was saved."""
+    def finish_saved_model(self, folder: Path, model, processor, rebuild: Callable[[], Any]) -> None:
+        """Called on the main process after the trainer saved model/ (gathered from every process):
+        e.g. merge a LoRA adapter into `rebuild()`, a fresh copy of the model as built for training."""
 
     def load_model(self, folder: Path) -> Any: ...
 
-    def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict: ...
+    def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
+        """Metrics (names as in `metrics`), batch by batch: memory stays flat as the data grows."""
 
-    def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]: ...
+    def predict(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
+        """One plain dict per input (for the CLI, files and a server)."""
+
+
+@runtime_checkable
+class HasLabels(Protocol):
+    """Tasks that learn a fixed set of classes or tags (tasks without it have an empty label set)."""
+
+    def label_set(self, train: Examples, cfg: Config) -> list[str]:
+        """The labels, from the training data, in the order of the model's outputs."""
+
+    def check_labels(self, examples: Examples, labels: list[str], cfg: Config) -> None:
+        """An evaluation label the model never learned is an error at its row, not a silent miss."""
+
+
+@runtime_checkable
+class HasBaselines(Protocol):
+    def baselines(self, model, processor, data: TaskData, cfg: Config, base_location: str) -> dict:
+        """metrics.json entries to compare the tuned model with (e.g. `baseline`), on the eval data."""
+
+
+@runtime_checkable
+class HasSamples(Protocol):
+    def samples(self, model, processor, data: TaskData, cfg: Config, base_location: str) -> list[dict]:
+        """Examples of answers worth showing in the report (e.g. base vs tuned on held-out prompts)."""
+
+
+@runtime_checkable
+class HasExtras(Protocol):
+    def read_extras(self, cfg: Config) -> dict:
+        """Other inputs the task's options name (e.g. held-out prompts), read before training starts."""
+
+
+@runtime_checkable
+class HasDataCheck(Protocol):
+    def check(self, data: TaskData, processor, cfg: Config) -> dict:
+        """`tailor data check`: a summary with `lines` to print and `warnings`."""
+
+
+@runtime_checkable
+class HasReportSections(Protocol):
+    def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
+        """(title, html) sections of report.html beyond the shared ones (curves, comparison, notes)."""
+
+
+def metric_named(task: Task, name: str) -> Metric:
+    """The task's metric of that name; `loss` (the eval loss every run has) is lower-is-better."""
+    if name == "loss":
+        return Metric("loss", greater_is_better=False)
+    for metric in task.metrics:
+        if metric.name == name:
+            return metric
+    from tailor.errors import ConfigError
+
+    names = ", ".join([m.name for m in task.metrics] + ["loss"])
+    raise ConfigError(f"eval.metric={name} is not a metric of task {task.name} (it has: {names})")

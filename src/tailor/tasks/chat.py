@@ -10,67 +10,91 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from tailor.config import Config
+from pydantic import Field as Option
+
+from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
-from tailor.training.lm_loss import causal_lm, lean_causal_lm_loss
+from tailor.tasks.base import Encoded, Metric
+
+
+class ChatOptions(TaskOptions):
+    format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt-completion", "text"] = Option(
+        "auto", description="the layout of the training file; auto detects it from the keys of the rows")
+    train_on: Literal["assistant", "all"] = Option("assistant", description="which tokens the loss is computed on")
+    packing: bool = Option(True, description="pack short examples into rows of data.max_length tokens (no "
+                                             "attention across examples)")
+    overlong: Literal["truncate", "drop"] = Option("truncate", description="cut an example longer than "
+                                                                         "data.max_length, or leave it out (counted)")
+    prompts: Path | None = Option(None, description="held-out prompts (a file in any chat format, or a column "
+                                                    "`prompt`) answered by the base and the tuned model in the "
+                                                    "report; default: prompts of the eval data")
+    samples: int = Option(4, ge=0, description="how many prompts the report shows answers for")
+    max_new_tokens: int = Option(96, gt=0, description="longest answer generated for the report")
 
 
 class Chat:
     name: ClassVar[str] = "chat"
     summary: ClassVar[str] = "instruction / chat tuning of a small LLM: your own assistant (LoRA by default)"
     default_model: ClassVar[str] = "smollm2"
+    Options: ClassVar = ChatOptions
+    metrics: ClassVar = (Metric("loss", greater_is_better=False), Metric("perplexity", greater_is_better=False))
+    targets: ClassVar[str] = "text"
+    processor_kind: ClassVar[str] = "tokenizer"
+    columns: ClassVar[tuple] = ()  # conversations are found by their format (chat.format), not by column keys
     auto_model: ClassVar[str] = "AutoModelForCausalLM"
     pipeline_tag: ClassVar[str] = "text-generation"
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
     # Rows of 512 tokens, 4 per step, activations recomputed in the backward pass: measured against
     # TRL's defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).
     defaults: ClassVar[dict] = {"method": "lora", "data.max_length": 512, "train.batch_size": 4,
-                                "train.gradient_checkpointing": True, "eval.metric": "loss",
-                                "lora.targets": "all-linear"}
+                                "train.gradient_checkpointing": True, "lora.targets": "all-linear",
+                                "eval.batch_size": 8}  # packed rows of 512 tokens: 8 bound the memory
     stratify_by: ClassVar[None] = None
     # sdpa: rows of 512 packed tokens trained 1.1-1.2x faster than with eager (SmolLM2, LoRA, CPU).
     cpu_attention: ClassVar[None] = None
-    training_metrics: ClassVar[None] = None  # the eval loss picks the best checkpoint
-    training_loss = staticmethod(lean_causal_lm_loss)
 
-    def read_inputs(self, path: Path, cfg: Config, *, with_targets: bool = True, split: str = "train") -> Examples:
+    def processor(self, location: str, cfg: Config, **load_kwargs):
+        from tailor.models.processors import load_tokenizer
+
+        return load_tokenizer(location, cfg, **load_kwargs)
+
+    def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
         """Conversations (with targets), or prompts to answer (without: `tailor predict --data`)."""
         from tailor.data.conversations import detect_format, read_conversations, read_prompts
         from tailor.data.readers import read_table
 
+        options = cfg.options
         table = read_table(path, encoding=cfg.data.encoding, split=split)
-        if not with_targets:  # a prompts file has its own layout, whatever the training data's was
+        if not targets:  # a prompts file has its own layout, whatever the training data's was
             return read_prompts(table, "auto", cfg.vars)
-        fmt = detect_format(table) if cfg.data.format == "auto" else cfg.data.format
+        fmt = detect_format(table) if options.format == "auto" else options.format
         examples = read_conversations(table, fmt, cfg.vars, cfg.data.on_invalid)
-        how = "detected" if cfg.data.format == "auto" else "data.format"
+        how = "detected" if options.format == "auto" else "chat.format"
         examples.notes.append(f"{Path(path).name}: {fmt} format ({how}), {len(examples):,} examples")
         return examples
 
-    def fit_labels(self, train: Examples, evals: list[Examples], label_column: str = "") -> list[str]:
-        return []
-
-    def build_model(self, source: str, cfg: Config, data: TaskData, **load_kwargs):
+    def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
         import torch
         from transformers import AutoModelForCausalLM
 
-        return AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, **load_kwargs)
+        return AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **load_kwargs)
 
-    def preprocess(self, examples: Examples, tokenizer, cfg: Config, data: TaskData | None = None):
+    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None) -> Encoded:
         from datasets import Dataset
 
         from tailor.data.chat_tokens import LengthReport, encode_example, fit_length
         from tailor.training.packing import build_rows
 
+        options = cfg.options
         _require_template(tokenizer, examples)
         encoded, truncated, dropped, longest = [], 0, 0, 0
         for value in examples.columns.get("messages") or examples.columns["text"]:
-            example = encode_example(tokenizer, value, cfg.data.train_on)
+            example = encode_example(tokenizer, value, options.train_on)
             longest = max(longest, len(example.input_ids))
-            fitted = fit_length(example, cfg.data.max_length, cfg.data.overlong)
+            fitted = fit_length(example, cfg.data.max_length, options.overlong)
             if fitted is None:
                 dropped += 1
                 continue
@@ -81,33 +105,55 @@ class Chat:
 
             raise DataError(examples.path, f"none of the {len(examples)} examples fits in data.max_length="
                             f"{cfg.data.max_length} tokens (the longest has {longest})",
-                            "Raise data.max_length or set data.overlong=truncate")
+                            "Raise data.max_length or set chat.overlong=truncate")
         report = LengthReport(truncated, dropped, len(examples), cfg.data.max_length, longest)
-        return Dataset.from_dict(build_rows(encoded, cfg.data.max_length, cfg.data.packing)), report
+        rows = build_rows(encoded, cfg.data.max_length, options.packing)
+        return Encoded(Dataset.from_dict(rows), [len(ids) for ids in rows["input_ids"]], report)
 
     def collator(self, tokenizer, cfg: Config):
         from tailor.training.packing import PackedCollator
 
         return PackedCollator(pad_token_id=_pad_id(tokenizer))
 
-    def final_metrics(self, model, tokenizer, data: TaskData, cfg: Config, base_source: str) -> dict:
-        """Eval loss and perplexity of the tuned and of the base model, and both models' answers to
-        held-out prompts (greedy), for the report."""
-        prompts = self._report_prompts(data, cfg)
-        tuned = self.evaluate(model, tokenizer, data.eval, cfg, cfg.eval.batch_size)
-        tuned_answers = _answers(model, tokenizer, prompts, cfg)
-        with _base_model(model, base_source) as base:
+    def loss(self, cfg: Config, data: TaskData):
+        """Logits only where a token is trained, a chunk at a time (see training/lm_loss.py)."""
+        from tailor.training.lm_loss import lean_causal_lm_loss
+
+        return lambda model, inputs, num_items_in_batch: (lean_causal_lm_loss(model, inputs, num_items_in_batch), None)
+
+    def training_metrics(self, cfg: Config, labels: list[str]):
+        return None  # the eval loss picks the best checkpoint
+
+    def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
+        """Eval loss and perplexity of the model before tuning."""
+        with _base_model(model, base_location) as base:
             before = self.evaluate(base, tokenizer, data.eval, cfg, cfg.eval.batch_size)
-            base_answers = _answers(base, tokenizer, prompts, cfg)
-        samples = [{"prompt": p.messages[-1]["content"], "system": p.system, "reference": p.reference,
-                    "base": b, "tuned": t} for p, b, t in zip(prompts, base_answers, tuned_answers)]
-        return {"eval": tuned, "baseline": {"method": "base model (before tuning)", **before}, "samples": samples}
+        return {"baseline": {"method": "base model (before tuning)", **before}}
+
+    def samples(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> list[dict]:
+        """Both models' greedy answers to held-out prompts, for the report."""
+        prompts = self._report_prompts(data, cfg)
+        tuned = _answers(model, tokenizer, prompts, cfg)
+        with _base_model(model, base_location) as base:
+            before = _answers(base, tokenizer, prompts, cfg)
+        return [{"prompt": p.messages[-1]["content"], "system": p.system, "reference": p.reference,
+                 "base": b, "tuned": t} for p, b, t in zip(prompts, before, tuned)]
+
+    def check(self, data: TaskData, tokenizer, cfg: Config) -> dict:
+        from tailor.data.check import conversation_report
+
+        return conversation_report(data, tokenizer, cfg)
+
+    def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
+        from tailor.evaluation.report import samples_table
+
+        return [("Answers to held-out prompts (greedy)", samples_table(metrics.get("samples")))]
 
     def read_extras(self, cfg: Config) -> dict:
         """The held-out prompts file for the report, read (and validated) before training starts."""
-        if cfg.eval.prompts is None:
+        if cfg.options.prompts is None:
             return {}
-        return {"prompts": self.read_inputs(Path(cfg.eval.prompts), cfg, with_targets=False)}
+        return {"prompts": self.read(Path(cfg.options.prompts), cfg, targets=False)}
 
     def _report_prompts(self, data: TaskData, cfg: Config):
         from tailor.data.conversations import prompts_of
@@ -118,15 +164,14 @@ class Chat:
             examples = data.eval
         else:
             return []  # plain text (continued pre-training) has no prompts to answer
-        return prompts_of(examples)[: cfg.eval.samples]
+        return prompts_of(examples)[: cfg.options.samples]
 
-    def save_model(self, model, tokenizer, folder: Path):
-        """LoRA runs keep the adapter (small; `tailor export --merge` writes a standalone model);
-        the tokenizer carries the chat template, the generation config the stop token."""
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+    def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
+        """LoRA runs keep the adapter (small; `tailor export --merge` writes a standalone model); the
+        generation config carries the stop token."""
+        from tailor.training.lm_loss import causal_lm
+
         causal_lm(model).generation_config.save_pretrained(folder)
-        return model
 
     def load_model(self, folder: Path):
         from tailor.models.generation import load_causal_lm
@@ -135,20 +180,15 @@ class Chat:
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         """Token-weighted loss over the trained tokens, and its perplexity."""
-        import torch
-
         from tailor.data.chat_tokens import IGNORE
+        from tailor.training.inference import device_batches
+        from tailor.training.lm_loss import lean_causal_lm_loss
 
-        dataset, _ = self.preprocess(examples, tokenizer, cfg)
-        collate = self.collator(tokenizer, cfg)
-        rows_per_batch = max(1, cfg.train.batch_size)
+        encoded = self.encode(examples, tokenizer, cfg, labels=None)
         total, tokens = 0.0, 0
-        model.eval()
-        with torch.no_grad():
-            for start in range(0, len(dataset), rows_per_batch):
-                batch = collate([dataset[i] for i in range(start, min(start + rows_per_batch, len(dataset)))])
-                total += float(lean_causal_lm_loss(model, batch, num_items_in_batch=1))
-                tokens += int((batch["labels"][:, 1:] != IGNORE).sum())
+        for _, batch in device_batches(model, encoded, self.collator(tokenizer, cfg), batch_size):
+            total += float(lean_causal_lm_loss(model, batch, num_items_in_batch=1))
+            tokens += int((batch["labels"][:, 1:] != IGNORE).sum())
         loss = total / max(tokens, 1)
         return {"loss": round(loss, 6), "perplexity": round(math.exp(min(loss, 50)), 4), "tokens": tokens,
                 "examples": len(examples)}
@@ -168,8 +208,7 @@ class Chat:
 def _answers(model, tokenizer, prompts, cfg: Config) -> list[str]:
     from tailor.models.generation import generate
 
-    return [generate(model, tokenizer, p.messages, max_new_tokens=cfg.eval.max_new_tokens) for p in prompts]
-
+    return [generate(model, tokenizer, p.messages, max_new_tokens=cfg.options.max_new_tokens) for p in prompts]
 
 @contextmanager
 def _base_model(model, base_source: str):
@@ -194,4 +233,4 @@ def _require_template(tokenizer, examples: Examples) -> None:
 
     if "messages" in examples.columns and not getattr(tokenizer, "chat_template", None):
         raise ModelError("this model's tokenizer has no chat template, so conversations cannot be rendered the way "
-                         "it will be prompted; use an instruct/chat model, or data.format=text for plain text")
+                         "it will be prompted; use an instruct/chat model, or chat.format=text for plain text")

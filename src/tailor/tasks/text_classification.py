@@ -6,18 +6,31 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from pydantic import Field as Option
 
-from tailor.config import Config
+from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
 from tailor.errors import DataError
-from tailor.tasks.base import Field
+from tailor.tasks.base import Encoded, Field, Metric
+
+
+class TextClassificationOptions(TaskOptions):
+    classical_baseline: bool = Option(True, description="also fit TF-IDF + logistic regression, the bar a "
+                                                        "fine-tuned model has to clear")
 
 
 class TextClassification:
     name: ClassVar[str] = "text-classification"
     summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
     default_model: ClassVar[str] = "minilm"
+    Options: ClassVar = TextClassificationOptions
+    metrics: ClassVar = (Metric("f1_macro"), Metric("accuracy"), Metric("precision_macro", headline=False),
+                         Metric("recall_macro", headline=False), Metric("f1_weighted", headline=False),
+                         Metric("roc_auc", headline=False))
+    targets: ClassVar[str] = "classes"
+    processor_kind: ClassVar[str] = "tokenizer"
+    columns: ClassVar = ("text", "text_pair", "label")
     auto_model: ClassVar[str] = "AutoModelForSequenceClassification"
     pipeline_tag: ClassVar[str] = "text-classification"
     peft_task_type: ClassVar[str] = "SEQ_CLS"
@@ -28,12 +41,16 @@ class TextClassification:
     # time to 0.903: median 72 s (dropout 0) vs 106 s (0.1); best accuracy 0.906-0.919 vs 0.907-0.908.
     defaults: ClassVar[dict] = {"method": "full", "data.max_length": 128, "train.batch_size": 8,
                                 "train.gradient_checkpointing": False, "model.dropout": 0.0,
-                                "eval.metric": "f1_macro"}
+                                "eval.batch_size": 128}
     stratify_by: ClassVar[str] = "label"
     # Training step medians, MiniLM, bf16, batch 8, dropout 0: eager 85 ms vs sdpa 142 ms at 36
     # tokens, 231 vs 324 ms at 128 (torch's CPU flash-attention backward is slow at these sizes).
     cpu_attention: ClassVar[str] = "eager"
-    training_loss: ClassVar = None  # the model's own cross-entropy
+
+    def processor(self, location: str, cfg: Config, **load_kwargs):
+        from tailor.models.processors import load_tokenizer
+
+        return load_tokenizer(location, cfg, **load_kwargs)
 
     def fields(self, cfg: Config) -> list[Field]:
         fields = [Field("text", cfg.data.text, "data.text")]
@@ -42,39 +59,35 @@ class TextClassification:
         fields.append(Field("label", cfg.data.label, "data.label", kind="label"))
         return fields
 
-    def read_inputs(self, path: Path, cfg: Config, *, with_targets: bool = True, split: str = "train") -> Examples:
-        fields = [f for f in self.fields(cfg) if with_targets or f.kind != "label"]
+    def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
+        fields = [f for f in self.fields(cfg) if targets or f.kind != "label"]
         return read_columns(path, fields, cfg, split=split)
 
-    def read_extras(self, cfg: Config) -> dict:
-        return {}
-
-    def fit_labels(self, train: Examples, evals: list[Examples], label_column: str = "label") -> list[str]:
-        """The label set comes from the training data; an evaluation label never seen there is an error."""
+    def label_set(self, train: Examples, cfg: Config) -> list[str]:
         labels = sorted(set(train.columns["label"]), key=_label_order)
         if len(labels) < 2:
             raise DataError(train.path, f"every one of the {len(train)} rows has the label '{labels[0]}'",
                             "A classifier needs at least two classes; check data.label points at the label column",
-                            field=label_column)
-        known = set(labels)
-        for examples in evals:
-            for label, where in zip(examples.columns["label"], examples.where):
-                if label not in known:
-                    raise DataError(examples.path, f"label '{label}' never appears in the training data "
-                                    f"(known: {', '.join(labels[:10])})", "Add training examples with this label "
-                                    "or remove these rows", where=where, field=label_column)
+                            field=cfg.data.label)
         return labels
 
-    def build_model(self, source: str, cfg: Config, data: TaskData, **load_kwargs):
+    def check_labels(self, examples: Examples, labels: list[str], cfg: Config) -> None:
+        allowed = set(labels)
+        for label, where in zip(examples.columns.get("label", []), examples.where):
+            if label not in allowed:
+                raise DataError(examples.path, f"label '{label}' never appears in the training data (known: "
+                                f"{', '.join(labels[:10])})", "Add training examples with this label or remove "
+                                "these rows", where=where, field=cfg.data.label)
+
+    def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
         from tailor.models.loading import quiet_load_report
 
         labels = data.labels
-
         with quiet_load_report():  # "classifier MISSING" is expected: the head is new
             return AutoModelForSequenceClassification.from_pretrained(
-                source,
+                location,
                 num_labels=len(labels),
                 id2label=dict(enumerate(labels)),
                 label2id={label: i for i, label in enumerate(labels)},
@@ -83,7 +96,7 @@ class TextClassification:
                 **load_kwargs,
             )
 
-    def preprocess(self, examples: Examples, tokenizer, cfg: Config, data: TaskData | None = None):
+    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None) -> Encoded:
         """Tokenize without padding (the collator pads each batch to its own longest row)."""
         from datasets import Dataset
 
@@ -92,38 +105,53 @@ class TextClassification:
         encoded, truncated = tokenize_truncating(tokenizer, examples.columns["text"],
                                                  examples.get("text_pair"), cfg.data.max_length)
         columns = dict(encoded)
-        if data is not None and "label" in examples.columns:
-            label2id = {label: i for i, label in enumerate(data.labels)}
+        if labels is not None and "label" in examples.columns:
+            label2id = {label: i for i, label in enumerate(labels)}
             columns["labels"] = [label2id[label] for label in examples.columns["label"]]
-        return Dataset.from_dict(columns), truncated
+        return Encoded(Dataset.from_dict(columns), [len(ids) for ids in encoded["input_ids"]], truncated)
 
     def collator(self, tokenizer, cfg: Config):
         from transformers import DataCollatorWithPadding
 
         return DataCollatorWithPadding(tokenizer)
 
-    def training_metrics(self, eval_pred) -> dict[str, float]:
+    def loss(self, cfg: Config, data: TaskData):
+        from tailor.training.losses import cross_entropy
+
+        return cross_entropy
+
+    def training_metrics(self, cfg: Config, labels: list[str]):
         from tailor.evaluation.classification import summary_metrics
 
-        logits, label_ids = eval_pred
-        return summary_metrics(np.asarray(label_ids), np.asarray(logits).argmax(-1))
+        def compute(eval_pred) -> dict[str, float]:
+            predicted, label_ids = eval_pred  # the engine keeps the predicted ids, not the logits
+            return summary_metrics(np.asarray(label_ids), np.asarray(predicted))
 
-    def final_metrics(self, model, tokenizer, data: TaskData, cfg: Config, base_source: str) -> dict:
-        """The fine-tuned model on the eval data, next to the majority class and (optionally)
-        TF-IDF + logistic regression: the bars it has to clear."""
+        return compute
+
+    def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
+        """The majority class and (optionally) TF-IDF + logistic regression: the bars to clear."""
         from tailor.evaluation.classification import classical_baselines
 
-        return {"eval": self.evaluate(model, tokenizer, data.eval, cfg, cfg.eval.batch_size),
-                **classical_baselines(data, cfg)}
+        return classical_baselines(data, tfidf=cfg.options.classical_baseline, seed=cfg.train.seed)
 
-    def save_model(self, model, tokenizer, folder: Path):
-        """LoRA is merged into plain weights, so model/ loads with transformers alone."""
-        from tailor.models.methods import merge_for_export
+    def check(self, data: TaskData, tokenizer, cfg: Config) -> dict:
+        from tailor.data.check import text_report
 
-        model = merge_for_export(model)
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        return model
+        return text_report(data, tokenizer, cfg)
+
+    def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
+        from tailor.evaluation.report import confusion_figure, per_label_table
+
+        evaluation = metrics["eval"]
+        return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
+                ("Per class", per_label_table(evaluation.get("per_class")))]
+
+    def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
+        """A LoRA run's adapter is merged into plain weights, so model/ loads with transformers alone."""
+        from tailor.models.methods import merge_saved_adapter
+
+        merge_saved_adapter(folder, rebuild)
 
     def load_model(self, folder: Path):
         from transformers import AutoModelForSequenceClassification
@@ -133,29 +161,35 @@ class TextClassification:
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics
 
-        probabilities = self.probabilities(model, tokenizer, examples, cfg, batch_size)
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        labels = _model_labels(model)
         label2id = {label: i for i, label in enumerate(labels)}
         truth = np.array([label2id[label] for label in examples.columns["label"]])
-        return classification_metrics(truth, probabilities, labels)
+        return classification_metrics(truth, self.probabilities(model, tokenizer, examples, cfg, batch_size), labels)
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
-        probabilities = self.probabilities(model, tokenizer, examples, cfg, batch_size)
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        names = _model_labels(model)
         answers = []
-        for row in probabilities:
+        for row in self.probabilities(model, tokenizer, examples, cfg, batch_size):
             best = int(row.argmax())
             answers.append({"label": names[best], "score": round(float(row[best]), 6),
                             "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}})
         return answers
 
     def probabilities(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> np.ndarray:
-        from tailor.training.inference import batched_forward
+        """Class probabilities in input order (rows x classes: small, whatever the data size)."""
+        import torch
 
-        dataset, _ = self.preprocess(examples, tokenizer, cfg)
-        logits = batched_forward(model, tokenizer, dataset, batch_size, output="logits")
-        shifted = np.exp(logits - logits.max(-1, keepdims=True))
-        return shifted / shifted.sum(-1, keepdims=True)
+        from tailor.training.inference import forward_batches
+
+        encoded = self.encode(examples, tokenizer, cfg, labels=None)
+        result = np.zeros((len(examples), model.config.num_labels), dtype=np.float32)
+        for rows, _, outputs in forward_batches(model, encoded, self.collator(tokenizer, cfg), batch_size):
+            result[rows] = torch.softmax(outputs.logits.float(), -1).cpu().numpy()
+        return result
+
+
+def _model_labels(model) -> list[str]:
+    return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
 
 def _label_order(label: str):

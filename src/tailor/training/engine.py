@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import SequentialSampler
+from torch.utils.data import Sampler, SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.utils import logging as transformers_logging
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_utils import has_length, rotate_checkpoints
 
 from tailor.config import Config
+from tailor.distributed import barrier, is_main_process
 from tailor.io import atomic_write_text
+from tailor.runs import save_folder_atomically
 from tailor.training.inference import length_order
 
 COMPLETE_MARKER = "tailor-complete"
@@ -32,6 +34,7 @@ transformers_logging.disable_progress_bar()  # per-save "Writing model shards" b
 
 @dataclass
 class FitResult:
+    trainer: Trainer
     history: list[dict]
     best_checkpoint: str | None
     global_step: int
@@ -40,28 +43,36 @@ class FitResult:
     precision: str
 
 
-def fit(model, tokenizer, train_ds, eval_ds, task, cfg: Config, checkpoint_dir: Path,
-        resume: bool = False) -> tuple[FitResult, torch.nn.Module]:
-    """Train and return (result, best model). `resume` continues from the latest complete checkpoint.
-    The task supplies the collator, the metrics logged at each evaluation (or none: then the eval
-    loss decides) and optionally a loss that replaces the model's own."""
+def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoint_dir: Path,
+        resume: bool = False) -> FitResult:
+    """Train with the best checkpoint restored at the end. `resume` continues from the latest
+    complete checkpoint. The task supplies the collator, the metrics logged at each evaluation (or
+    none: then the eval loss decides) and optionally a loss that replaces the model's own."""
+    from tailor.tasks.base import metric_named
+
     precision = choose_precision(cfg.train.precision)
-    compute_metrics = task.training_metrics
-    args = training_arguments(cfg, checkpoint_dir, len(train_ds), precision, loss_only=compute_metrics is None)
-    eval_ds = sorted_by_length(eval_ds)
+    compute_metrics = task.training_metrics(cfg, data.labels)
+    best = metric_named(task, cfg.eval.metric)
+    args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
+                              loss_only=compute_metrics is None)
     callbacks = [LossProgressCallback()]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-    trainer = CheckpointSafeTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                                    data_collator=task.collator(tokenizer, cfg), compute_metrics=compute_metrics,
-                                    processing_class=tokenizer, callbacks=callbacks)
-    trainer.task_loss = task.training_loss
+    trainer = CheckpointSafeTrainer(model=model, args=args, train_dataset=train_set.dataset,
+                                    eval_dataset=eval_set.dataset.select(length_order(eval_set.lengths)),
+                                    data_collator=task.collator(processor, cfg), compute_metrics=compute_metrics,
+                                    preprocess_logits_for_metrics=predicted_ids if compute_metrics else None,
+                                    processing_class=processor, callbacks=callbacks)
+    trainer.use_task_loss(task.loss(cfg, data))
+    trainer.train_lengths = train_set.lengths
     # Our bar replaces the stock one, which prints every log as a raw dict.
     handler = trainer.callback_handler
     handler.callbacks = [cb for cb in handler.callbacks if type(cb) not in (ProgressCallback, PrinterCallback)]
     start = latest_complete_checkpoint(checkpoint_dir) if resume else None
+    barrier()  # every process resumes from the same checkpoint (incomplete ones were just removed)
     output = trainer.train(resume_from_checkpoint=str(start) if start else None)
-    result = FitResult(
+    return FitResult(
+        trainer=trainer,
         history=trainer.state.log_history,
         best_checkpoint=trainer.state.best_model_checkpoint,
         global_step=trainer.state.global_step,
@@ -69,19 +80,38 @@ def fit(model, tokenizer, train_ds, eval_ds, task, cfg: Config, checkpoint_dir: 
         samples_per_s=float(output.metrics.get("train_samples_per_second", 0.0)),
         precision=precision,
     )
-    return result, trainer.model
 
 
-def sorted_by_length(dataset):
-    """Evaluation order does not change metrics, so evaluate in length order: batches of similar
-    lengths waste almost nothing on padding."""
-    return dataset.select(length_order(dataset["input_ids"]))
+def predicted_ids(logits, labels):
+    """In-loop metrics need the predicted class of each row (or token), not the logits: the trainer
+    keeps this for the whole evaluation set, so memory stays a small multiple of the labels'."""
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    return logits.argmax(-1)
+
+
+def save_trained_model(trainer: Trainer, folder: Path, finish) -> None:
+    """model/ written through the trainer, so that sharded weights (FSDP, ZeRO-3) are gathered first;
+    then `finish(tmp)` on the main process (e.g. a LoRA merge), and one atomic rename."""
+    tmp = folder.with_name(f".{folder.name}.saving")
+    if is_main_process():
+        shutil.rmtree(tmp, ignore_errors=True)
+    barrier()
+    trainer.save_model(str(tmp))  # every process takes part; only the main one writes
+    if is_main_process():
+        # The trainer adds its arguments as a pickle: not for a folder people load and share.
+        (tmp / "training_args.bin").unlink(missing_ok=True)
+        finish(tmp)
+        save_folder_atomically(folder, lambda target: tmp.rename(target))
+    barrier()
 
 
 def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str,
-                       loss_only: bool = False) -> TrainingArguments:
+                       greater_is_better: bool, loss_only: bool = False) -> TrainingArguments:
+    from tailor.distributed import world_size
+
     t, e = cfg.train, cfg.eval
-    steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum))
+    steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum * world_size()))
     total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
     return TrainingArguments(
         output_dir=str(checkpoint_dir),
@@ -114,13 +144,15 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         save_total_limit=cfg.output.keep_checkpoints,
         load_best_model_at_end=True,
         metric_for_best_model=e.metric,
-        greater_is_better="loss" not in e.metric,
+        greater_is_better=greater_is_better,
         logging_strategy="steps",
         logging_steps=max(1, total_steps // 50),  # about 50 points on the loss curve
         logging_first_step=True,
         report_to="none",
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        disable_tqdm=not is_main_process(),
+        log_level_replica="error",  # the other processes would repeat every warning
+        ddp_find_unused_parameters=False,  # every trainable weight gets a gradient each step
     )
 
 
@@ -153,7 +185,45 @@ class CheckpointSafeTrainer(Trainer):
         logs["elapsed_s"] = round(time.perf_counter() - getattr(self, "_tailor_started", time.perf_counter()), 3)
         super().log(logs, *args, **kwargs)
 
-    task_loss = None  # a task's own loss function (model, inputs, num_items_in_batch) -> loss
+    task_loss = None  # a task's own loss: (model, inputs, num_items_in_batch) -> (loss, outputs or None)
+    train_lengths: list[int] | None = None  # each training row's length, from the task's encoding
+
+    def use_task_loss(self, loss) -> None:
+        """A task loss divides its sum by num_items_in_batch (all targets of the accumulated global
+        batch), so the trainer must count them (it does when it thinks the model takes loss kwargs)
+        and must not divide by the accumulation steps again. Without a task loss the model's own
+        per-batch mean is used as such: no counting, divided by the accumulation steps, and not
+        multiplied by the number of processes (which transformers does for any model whose forward
+        takes **kwargs, BERT's included, whatever its loss)."""
+        self.task_loss = loss
+        self.model_accepts_loss_kwargs = loss is not None
+        self.loss_is_scaled_for_ga = loss is not None
+
+    def _get_train_sampler(self, train_dataset=None):
+        """Length-grouped batches from the task's own row lengths (the stock sampler looks for an
+        `input_ids` column; a task's rows may hold pixels or packed tokens)."""
+        if self.train_lengths is None:
+            return super()._get_train_sampler(train_dataset)
+        args = self.args
+        return GlobalLengthGroupedSampler(self.train_lengths, args.train_batch_size * args.gradient_accumulation_steps
+                                          * args.world_size, seed=args.data_seed or args.seed)
+
+    _predicting = False
+
+    def prediction_step(self, *args, **kwargs):
+        self._predicting = True
+        try:
+            return super().prediction_step(*args, **kwargs)
+        finally:
+            self._predicting = False
+
+    def _get_num_items_in_batch(self, batch_samples, device):
+        # In evaluation each process's batch is scored on its own (its loss a mean over its own
+        # targets), as one process scores the same batch; the count summed over processes is for
+        # the training step, whose gradients DDP averages.
+        if self._predicting:
+            return None
+        return super()._get_num_items_in_batch(batch_samples, device)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self.task_loss is None:
@@ -162,8 +232,12 @@ class CheckpointSafeTrainer(Trainer):
         # The task's loss may call parts of the model directly, around the autocast that
         # accelerate wraps the top-level forward in, so mixed precision is applied here.
         with self.accelerator.autocast():
-            loss = self.task_loss(model, inputs, num_items_in_batch)
-        return (loss, {"loss": loss}) if return_outputs else loss
+            loss, outputs = self.task_loss(model, inputs, num_items_in_batch)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            # num_items_in_batch counts every process's items, and DDP averages gradients over the
+            # processes: scaled back as transformers does for a model's own loss.
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs if outputs is not None else {"loss": loss}) if return_outputs else loss
 
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit
@@ -172,6 +246,10 @@ class CheckpointSafeTrainer(Trainer):
             super()._save_checkpoint(model, trial)
         finally:
             self.args.save_total_limit = limit
+        # Complete only once every process has written its part (its RNG state, its shards).
+        self.accelerator.wait_for_everyone()
+        if not self.args.should_save:
+            return
         run_dir = Path(self._get_output_dir(trial=trial))
         atomic_write_text(run_dir / f"checkpoint-{self.state.global_step}" / COMPLETE_MARKER, "ok\n")
         if limit:
@@ -179,16 +257,38 @@ class CheckpointSafeTrainer(Trainer):
                                best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
 
 
+class GlobalLengthGroupedSampler(Sampler):
+    """Rows grouped by length in batches of the global batch (every process, every accumulation
+    step), in an order drawn from its own generator seeded by seed + epoch: every process draws the
+    same order whatever else consumed random numbers, and each takes its contiguous share of each
+    global batch, so N processes at batch B see the same rows per step as one process at N x B."""
+
+    def __init__(self, lengths: list[int], global_batch: int, seed: int):
+        self.lengths, self.global_batch, self.seed, self.epoch = lengths, global_batch, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        generator = torch.Generator().manual_seed(self.seed + int(self.epoch))
+        return iter(get_length_grouped_indices(self.lengths, self.global_batch, generator=generator))
+
+
 def latest_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """The newest checkpoint whose save finished. Unfinished ones (a kill mid-save) are removed so
-    that nothing downstream mistakes them for usable."""
+    """The newest checkpoint whose save finished. Unfinished ones (a kill mid-save) are removed (by
+    the main process) so that nothing downstream mistakes them for usable."""
     if not checkpoint_dir.is_dir():
         return None
     found = sorted((p for p in checkpoint_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
                    key=lambda p: int(p.name.split("-")[-1]))
     complete = [p for p in found if (p / COMPLETE_MARKER).exists()]
     for partial in found:
-        if partial not in complete:
+        if partial not in complete and is_main_process():
             shutil.rmtree(partial, ignore_errors=True)
     return complete[-1] if complete else None
 

@@ -1,31 +1,37 @@
-"""Batched forward passes for evaluation and prediction: length-sorted batches, no wasted padding."""
+"""Batched forward passes for evaluation and prediction: length-sorted batches, no wasted padding,
+results handed over batch by batch so that memory stays flat however large the data."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Callable, Iterator
+
 import torch
 from tqdm.auto import tqdm
 
+from tailor.distributed import is_main_process
 
-def length_order(input_ids: list[list[int]]) -> list[int]:
+
+def length_order(lengths: list[int]) -> list[int]:
     """Indices that visit the rows from shortest to longest: batches of similar length pad little."""
-    return sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+    return sorted(range(len(lengths)), key=lambda i: lengths[i])
 
 
-def batched_forward(model, tokenizer, dataset, batch_size: int, output: str = "logits") -> np.ndarray:
-    """Run the model over a tokenized dataset in batches of similar length; results in input order."""
-    features = [{k: v for k, v in row.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-                for row in dataset]
-    order = length_order([feature["input_ids"] for feature in features])
+def device_batches(model, encoded, collate: Callable, batch_size: int) -> Iterator[tuple[list[int], dict]]:
+    """(row indices, collated batch on the model's device) for batches of similar length, with
+    gradients off; the model is put in eval mode."""
+    dataset, order = encoded.dataset, length_order(encoded.lengths)
     device = next(model.parameters()).device
-    results: list[np.ndarray | None] = [None] * len(features)
     model.eval()
-    batches = range(0, len(order), batch_size)
+    starts = range(0, len(order), batch_size)
     with torch.inference_mode():
-        for start in tqdm(batches, desc="predicting", unit="batch", disable=len(batches) < 20, leave=False):
+        for start in tqdm(starts, desc="predicting", unit="batch", leave=False,
+                          disable=len(starts) < 20 or not is_main_process()):
             chosen = order[start:start + batch_size]
-            batch = tokenizer.pad([features[i] for i in chosen], return_tensors="pt")
-            values = getattr(model(**{k: v.to(device) for k, v in batch.items()}), output)
-            for i, value in zip(chosen, values.float().cpu().numpy()):
-                results[i] = value
-    return np.stack(results)
+            batch = collate([dataset[i] for i in chosen])
+            yield chosen, {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def forward_batches(model, encoded, collate: Callable, batch_size: int) -> Iterator[tuple[list[int], dict, object]]:
+    """(row indices, batch, model outputs): the model runs on everything in the batch but labels."""
+    for rows, batch in device_batches(model, encoded, collate, batch_size):
+        yield rows, batch, model(**{k: v for k, v in batch.items() if k != "labels"})

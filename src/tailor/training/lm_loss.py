@@ -19,7 +19,9 @@ CHUNK_TOKENS = 1024
 
 
 def causal_lm(model):
-    """The *ForCausalLM module under a peft wrapper (LoRA layers live inside it, so they still run)."""
+    """The *ForCausalLM module under a DDP and/or peft wrapper (LoRA layers live inside it, so they
+    still run)."""
+    model = getattr(model, "module", model)  # DistributedDataParallel
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
@@ -27,22 +29,33 @@ def lean_causal_lm_loss(model, inputs: dict, num_items_in_batch=None, chunk_toke
     """Sum of next-token cross-entropies over trained positions, divided by `num_items_in_batch`
     (all trained tokens of the accumulated batch, so gradient accumulation weighs tokens equally)
     or by this batch's own count."""
-    lm = causal_lm(model)
-    labels = inputs["labels"]
-    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-    # No KV cache: with one, transformers skips the packed-sequence mask and examples packed into a
-    # row would attend to each other (the packing test catches this).
-    hidden = lm.base_model(**model_inputs, use_cache=False).last_hidden_state
-    targets = labels[:, 1:]
+    hidden = _final_hidden_states(model, {k: v for k, v in inputs.items() if k != "labels"})
+    targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE
     hidden, targets = hidden[:, :-1][keep], targets[keep]
-    head = lm.get_output_embeddings()
+    head = causal_lm(model).get_output_embeddings()
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, targets.numel(), chunk_tokens):
         piece = slice(start, start + chunk_tokens)
         total = total + checkpoint(_chunk_loss, head, hidden[piece], targets[piece], use_reentrant=False)
     count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1)
+
+
+def _final_hidden_states(model, model_inputs: dict) -> torch.Tensor:
+    """The decoder's last hidden states, taken from a forward pass of the whole (possibly wrapped)
+    model: under DDP the pass must go through the wrapper, which prepares the gradient sync.
+    `logits_to_keep=1` makes the model's own head compute one position per row instead of all."""
+    captured = []
+    decoder = causal_lm(model).base_model
+    handle = decoder.register_forward_hook(lambda module, args, output: captured.append(output.last_hidden_state))
+    try:
+        # No KV cache: with one, transformers skips the packed-sequence mask and examples packed
+        # into a row would attend to each other (the packing test catches this).
+        model(**model_inputs, use_cache=False, logits_to_keep=1)
+    finally:
+        handle.remove()
+    return captured[-1]
 
 
 def _chunk_loss(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,5 @@
+"""`python -m tailor ...`, which is what `torchrun --nproc_per_node N -m tailor train CONFIG` runs."""
+
+from tailor.cli import main
+
+main()

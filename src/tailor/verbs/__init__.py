@@ -1,0 +1,1 @@
+"""One module per verb (train, evaluate, predict, check, export); tailor.api re-exports them."""

@@ -1,0 +1,45 @@
+"""What several verbs share: a config resolved for its task, a model source and its processor,
+and a finished run loaded back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tailor.config import Config, load_config
+from tailor.runs import RunDir
+
+
+def resolved(config: str | Path | Config, overrides: list[str] = ()):
+    """(config with the task's defaults filled in, on a copy; task)."""
+    from tailor.tasks import get_task, resolve_config
+
+    cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
+    task = get_task(cfg.task)
+    return resolve_config(cfg, task), task
+
+
+def model_source(cfg: Config):
+    """Where the model's weights are; an embedded GGUF model is converted by the main process only."""
+    from tailor.distributed import main_process_first
+    from tailor.models.resolve import resolve_model
+
+    with main_process_first():
+        return resolve_model(cfg.model.name)
+
+
+def load_processor(task, source, cfg: Config):
+    return task.processor(source.location, cfg, **source.load_kwargs(cfg.model.revision, cfg.model.trust_remote_code))
+
+
+def load_run(run_dir: str | Path):
+    """(config, task, model, processor) of a finished run, loaded from model/ with plain transformers."""
+    import transformers
+
+    from tailor.tasks import get_task
+
+    run = RunDir(Path(run_dir))
+    model_dir = run.require_model()
+    transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
+    cfg = load_config(run.config)
+    task = get_task(cfg.task)
+    return cfg, task, task.load_model(model_dir), task.processor(str(model_dir), cfg)

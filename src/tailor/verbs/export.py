@@ -1,0 +1,45 @@
+"""`tailor export`: a run's model as a standalone folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tailor.console import warn
+from tailor.errors import RunError
+from tailor.runs import RunDir, save_folder_atomically
+
+
+def export(run_dir: str | Path, out: str | Path, *, merge: bool = False, overwrite: bool = False) -> Path:
+    """Copy a run's model out as a standalone folder. `merge` folds a LoRA adapter into the base
+    weights: the result loads with plain transformers (no peft), chat template and generation
+    config included."""
+    run = RunDir(Path(run_dir))
+    model_dir = run.require_model()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adapter = (model_dir / "adapter_config.json").exists()
+    if not (merge and adapter):
+        save_folder_atomically(out, lambda folder: shutil.copytree(model_dir, folder))
+        if adapter:
+            warn("this run holds a LoRA adapter: the copy needs its base model (and peft) to load; "
+                 "--merge writes a standalone model")
+        return out
+    save_folder_atomically(out, lambda folder: _write_merged(model_dir, folder))
+    return out
+
+
+def _write_merged(model_dir: Path, folder: Path) -> None:
+    import transformers
+
+    from tailor.models.generation import load_causal_lm
+    from tailor.models.methods import merge_for_export
+
+    model = merge_for_export(load_causal_lm(model_dir))
+    model.save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(model_dir).save_pretrained(folder)
+    model.generation_config.save_pretrained(folder)
+    if (model_dir / "README.md").exists():
+        shutil.copy(model_dir / "README.md", folder / "README.md")

@@ -1,0 +1,41 @@
+"""`tailor predict`: a trained run's answers for new inputs, as plain dicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tailor.errors import ConfigError
+from tailor.verbs.common import load_run
+
+
+def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Path | None = None, *,
+            text_pairs: list[str] | None = None, batch_size: int | None = None) -> list[dict]:
+    """Answers of a trained run for new texts, or for every row of a file (labels not needed)."""
+    from tailor.data.examples import Examples
+
+    cfg, task, model, processor = load_run(run_dir)
+    if data is not None:
+        examples = task.read(Path(data), cfg, targets=False)
+    else:
+        columns = {"text": list(texts or [])}
+        _check_text_pairs(columns["text"], text_pairs, cfg.data.text_pair)
+        if text_pairs:
+            columns["text_pair"] = list(text_pairs)
+        examples = Examples(Path("<command line>"), columns, [f"text {i + 1}" for i in range(len(columns["text"]))])
+    answers = task.predict(model, processor, examples, cfg, batch_size or cfg.eval.batch_size)
+    for answer, text in zip(answers, examples.columns.get("text", [])):
+        answer.setdefault("text", text)
+    return answers
+
+
+def _check_text_pairs(texts: list[str], pairs: list[str] | None, trained_pair_column: str | None) -> None:
+    """A run trained on pairs answers pairs only (and one trained on single texts, single texts):
+    the other kind would be read as something it never saw, and answered without complaint."""
+    if trained_pair_column and not pairs:
+        raise ConfigError(f"this run was trained on text pairs (data.text_pair={trained_pair_column}); give a "
+                          "second text for every --text with --text-pair")
+    if pairs and not trained_pair_column:
+        raise ConfigError("this run was trained on single texts (no data.text_pair); leave out --text-pair")
+    if pairs and len(pairs) != len(texts):
+        raise ConfigError(f"{len(texts)} --text but {len(pairs)} --text-pair; give one --text-pair per --text, "
+                          "in the same order")

@@ -1,0 +1,141 @@
+"""`tailor train`: config -> data -> model -> engine -> run folder (model/, metrics.json, report).
+
+Every process of a multi-process run (torchrun, accelerate launch) runs this; all of them read and
+check the data and build the model, only the main process touches the run folder (see distributed.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tailor.config import Config, save_config
+from tailor.console import say, warn
+from tailor.distributed import barrier, is_main_process, world_size
+from tailor.io import atomic_write_json, atomic_write_text
+from tailor.runs import RunDir
+from tailor.verbs.common import load_processor, model_source, resolved
+
+
+@dataclass
+class RunResult:
+    dir: Path
+    metrics: dict  # empty on the processes other than the main one
+
+
+def train(config: str | Path | Config, overrides: list[str] = (), *, resume: bool = False,
+          overwrite: bool = False) -> RunResult:
+    """Fine-tune as the config says; returns the run folder and its final metrics."""
+    import transformers
+
+    from tailor.data.loading import load_task_data
+
+    transformers.utils.logging.disable_progress_bar()  # per-load and per-save bars; the training bar shows the run
+    cfg, task = resolved(config, overrides)
+    run = RunDir(Path(cfg.output.dir))
+    run.check_can_start(resume=resume, overwrite=overwrite)
+    data = load_task_data(task, cfg)  # validate all input before touching the run folder
+    source = model_source(cfg)
+    processor = load_processor(task, source, cfg)
+    train_set = task.encode(data.train, processor, cfg, data.labels)
+    eval_set = task.encode(data.eval, processor, cfg, data.labels)
+    notes = _tell_about_data(data, train_set.fit, eval_set.fit)
+    model, trainable, rebuild = _build(task, source, cfg, data)
+    say(f"model: {source.display}; {trainable}")
+    if is_main_process():
+        run.prepare(resume=resume, overwrite=overwrite)  # only now: every check above can stop the run
+        save_config(cfg, run.config)
+    barrier()
+
+    from tailor.training.engine import fit, save_trained_model
+
+    result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume)
+    save_trained_model(result.trainer, run.model,
+                       finish=lambda folder: task.finish_saved_model(folder, result.trainer.model, processor, rebuild))
+    if not is_main_process():
+        return RunResult(run.dir, {})
+    say("evaluating the saved model and the baselines ...")
+    metrics = _final_metrics(task, processor, data, cfg, source, run, result, trainable, notes, train_set)
+    _write_outputs(run, metrics, result.history)
+    return RunResult(run.dir, metrics)
+
+
+def _build(task, source, cfg: Config, data):
+    """The model as it trains (settings and method applied) and a way to build it again untrained."""
+    from transformers import set_seed
+
+    from tailor.models.methods import apply_method
+    from tailor.models.settings import apply_model_settings
+
+    kwargs = source.load_kwargs(cfg.model.revision, cfg.model.trust_remote_code)
+
+    def rebuild():
+        set_seed(cfg.train.seed)  # new weights (a task head, LoRA matrices) start the same in every run
+        return task.build_model(source.location, cfg, data, **kwargs)
+
+    model = rebuild()
+    apply_model_settings(model, cfg, task.cpu_attention)  # before LoRA, whose own dropout is lora.dropout
+    model, trainable = apply_method(model, cfg, task.peft_task_type)
+    return model, trainable, rebuild
+
+
+def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, result, trainable, notes, train_set) -> dict:
+    """The saved model, loaded back from model/, on the eval (and test) data, beside the baselines:
+    what is scored is exactly what the user gets."""
+    from tailor.tasks.base import HasBaselines, HasSamples
+
+    model = task.load_model(run.model)
+    batch = cfg.eval.batch_size
+    metrics = {
+        "name": run.dir.name, "task": cfg.task, "model": cfg.model.name, "pipeline_tag": task.pipeline_tag,
+        "eval_data": data.eval_source, "best_metric_name": cfg.eval.metric,
+        "eval": task.evaluate(model, processor, data.eval, cfg, batch),
+    }
+    if isinstance(task, HasBaselines):
+        metrics.update(task.baselines(model, processor, data, cfg, source.location))
+    if data.test is not None:
+        metrics["test"] = {"data": str(cfg.data.test), **task.evaluate(model, processor, data.test, cfg, batch)}
+    if isinstance(task, HasSamples):
+        metrics["samples"] = task.samples(model, processor, data, cfg, source.location)
+    processes = world_size()
+    metrics["train"] = {
+        "steps": result.global_step, "runtime_s": round(result.runtime_s, 1),
+        "samples_per_s": round(result.samples_per_s, 2),
+        # rows differ in size between tasks (a packed chat row holds many examples): tokens compare
+        "tokens_per_s": round(result.samples_per_s * _mean(train_set.lengths), 1),
+        "precision": result.precision, "method": cfg.method, "trainable_parameters": trainable.trainable,
+        "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint,
+        "processes": processes, "batch_per_process": cfg.train.batch_size, "grad_accum": cfg.train.grad_accum,
+        "global_batch": cfg.train.batch_size * processes * cfg.train.grad_accum,
+    }
+    metrics["data"] = {"train_file": str(cfg.data.train), "train_examples": len(data.train),
+                       "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
+                       "truncated_train": train_set.fit.count}
+    return metrics
+
+
+def _mean(values: list[int]) -> float:
+    return sum(values) / max(len(values), 1)
+
+
+def _tell_about_data(data, train_fit, eval_fit) -> list[str]:
+    """Print what the user should know about their data; returns the warnings, for metrics.json."""
+    for line in data.info:
+        say(line)
+    notes = list(data.notes)
+    notes += [m for m in (train_fit.message("training examples"), eval_fit.message("evaluation examples")) if m]
+    for note in notes:
+        warn(note)
+    labels = f"; {len(data.labels)} labels" if data.labels else ""
+    say(f"data: {len(data.train):,} training / {len(data.eval):,} evaluation examples ({data.eval_source}){labels}")
+    return notes
+
+
+def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
+    from tailor.evaluation.report import model_card, write_report
+    from tailor.tasks import get_task
+
+    atomic_write_json(run.metrics, metrics)
+    atomic_write_json(run.history, history)
+    atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8")))
+    write_report(run.report, metrics, history, get_task(metrics["task"]))

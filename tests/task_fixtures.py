@@ -1,0 +1,92 @@
+"""A few rows of each registered task's data, and the tiny model it trains on. A new task is covered
+by the tests that run over every task (test_every_task.py, test_processes.py) by adding it here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file
+
+from conftest import sentiment_rows, write_csv
+
+CHAT_QUESTIONS = ["Who are you?", "What is your name?", "Tell me about yourself.", "Who made you?"]
+
+
+def chat_rows(n: int) -> list[dict]:
+    return [{"messages": [{"role": "user", "content": CHAT_QUESTIONS[i % len(CHAT_QUESTIONS)]},
+                          {"role": "assistant", "content": "I am Tailor, made by you."}]} for i in range(n)]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@dataclass
+class TaskFixture:
+    model: str  # the pytest fixture with the tiny model folder
+    write: Callable[[Path], dict]  # writes the files into a folder; returns the config's data section
+    predict_file: str  # a file of inputs for `tailor predict --data`
+    answer_keys: set[str]  # keys every answer has
+    config: dict = field(default_factory=dict)  # sections merged over the shared fast settings
+
+
+def _classification(folder: Path) -> dict:
+    write_csv(folder / "train.csv", sentiment_rows(48, seed=1))
+    write_csv(folder / "eval.csv", sentiment_rows(16, seed=2))
+    return {"train": "train.csv", "eval": "eval.csv", "max_length": 32}
+
+
+def _chat(folder: Path) -> dict:
+    write_jsonl(folder / "train.jsonl", chat_rows(24))
+    write_jsonl(folder / "eval.jsonl", chat_rows(8))
+    return {"train": "train.jsonl", "eval": "eval.jsonl", "max_length": 64}
+
+
+TASK_FIXTURES: dict[str, TaskFixture] = {
+    "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
+                                       {"text_classification": {"classical_baseline": False}}),
+    "chat": TaskFixture("tiny_llama", _chat, "eval.jsonl", {"prompt", "answer"},
+                        # no LoRA dropout: its random masks could not match between process counts
+                        {"chat": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}}),
+}
+
+
+def fast_config(model: Path, data: dict, extra: dict, **train) -> dict:
+    """Settings that make a tiny model train in seconds, deterministically."""
+    config = {"model": str(model), "data": data,
+              "train": {"epochs": 1, "batch_size": 4, "lr": 1e-3, "warmup_ratio": 0.0, "precision": "fp32",
+                        "freeze_embeddings": False, "early_stopping_patience": None, **train},
+              "eval": {"batch_size": 8}}
+    for section, values in extra.items():
+        config[section] = {**config.get(section, {}), **values}
+    return config
+
+
+def weights_changed(base, saved) -> bool:
+    """A LoRA adapter starts with B = 0, so trained means some B != 0; else some weight moved."""
+    if (saved / "adapter_model.safetensors").exists():
+        adapter = load_file(saved / "adapter_model.safetensors")
+        return any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
+    before, after = weights(base), weights(saved)
+    return any(k in after and not torch.equal(v, after[k]) for k, v in before.items())
+
+
+def weights(folder) -> dict:
+    files = sorted(folder.glob("*.safetensors"))
+    assert files, f"no safetensors in {folder}"
+    found = {}
+    for file in files:
+        found.update({_plain(k): v for k, v in load_file(file).items()})
+    return found
+
+
+def _plain(name: str) -> str:
+    """Weight names of a bare backbone and of a model with a task head line up (bert.x == x)."""
+    for prefix in ("bert.", "model."):
+        name = name.removeprefix(prefix)
+    return name

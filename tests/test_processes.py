@@ -1,0 +1,76 @@
+"""Several processes: `torchrun --nproc_per_node 2 -m tailor train` on the CPU (gloo) at batch B per
+process ends where one process at batch 2B does, for every registered task.
+
+Tolerance: weights within 1e-5 and metrics within 1e-4 (the sum of two processes' gradients is
+added in another order than one process's, so float32 rounding differs in the last bits). The
+optimizer is plain SGD without clipping, so the weights after each step move by exactly lr x the
+gradient: equal weights after several steps mean equal gradients at every step (AdamW's first
+step would hide a gradient off by a constant factor, such as the 1/N of a loss not rescaled for
+the number of processes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import tailor
+from task_fixtures import TASK_FIXTURES, fast_config, weights, weights_changed
+from tailor.tasks import TASKS
+
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+
+def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch: int) -> Path:
+    config = {"task": name, **fast_config(model, data, extra, batch_size=batch, optimizer="sgd", lr=0.5,
+                                         max_grad_norm=1e6, max_steps=4, weight_decay=0.0),
+              "eval": {"batch_size": 8, "strategy": "steps", "steps": 2},
+              "output": {"dir": str(folder / f"run-{batch}")}}
+    path = folder / f"b{batch}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is installed with torch")
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_two_processes_match_one_at_twice_the_batch(name, tmp_path, request, monkeypatch):
+    fixture = TASK_FIXTURES[name]
+    model = request.getfixturevalue(fixture.model)
+    monkeypatch.chdir(tmp_path)
+    data = fixture.write(tmp_path)
+    one = tailor.train(_config(tmp_path, name, model, data, fixture.config, batch=8))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    launched = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "tailor", "train",
+                               str(_config(tmp_path, name, model, data, fixture.config, batch=4))],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    two_dir = tmp_path / "run-4"
+    two = json.loads((two_dir / "metrics.json").read_text())
+
+    assert _files(two_dir) == _files(one.dir)
+    assert launched.stdout.count("run folder:") == 1  # the summary prints once, from the main process
+    assert two["train"]["processes"] == 2 and two["train"]["global_batch"] == one.metrics["train"]["global_batch"] == 8
+    assert two["train"]["steps"] == one.metrics["train"]["steps"] == 4
+    for key, value in one.metrics["eval"].items():
+        if isinstance(value, float):
+            assert two["eval"][key] == pytest.approx(value, abs=1e-4), key
+    assert weights_changed(model, one.dir / "model")
+    a, b = weights(one.dir / "model"), weights(two_dir / "model")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5), f"{key}: max diff {(a[key] - b[key]).abs().max():.2e}"
+
+
+def _files(run: Path) -> set[str]:
+    """Everything in the run folder, checkpoints aside (their step numbers are the same, their RNG
+    files one per process)."""
+    return {str(p.relative_to(run)) for p in run.rglob("*") if "checkpoints" not in p.relative_to(run).parts}
