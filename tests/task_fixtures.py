@@ -4,6 +4,7 @@ by the tests that run over every task (test_every_task.py, test_processes.py) by
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,6 +13,30 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import sentiment_rows, write_csv
+
+PEOPLE = ["Anna", "Marco", "Keiko", "Omar", "Lena", "Tomas"]
+PLACES = ["Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito"]
+VERBS = ["visited", "left", "loves", "reached", "described", "photographed"]
+
+
+def ner_sentences(n: int, seed: int = 0) -> list[list[tuple[str, str]]]:
+    """Sentences whose entities are given away by the word itself: learnable by a tiny model."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(n):
+        words = [(rng.choice(PEOPLE), "B-PER")]
+        if rng.random() < 0.5:
+            words.append((rng.choice(["Smith", "Rossi"]), "I-PER"))
+        words += [(rng.choice(VERBS), "O"), (rng.choice(PLACES), "B-LOC"), (".", "O")]
+        sentences.append(words)
+    return sentences
+
+
+def write_conll(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    path.write_text("\n\n".join("\n".join(f"{token} {tag}" for token, tag in s) for s in sentences) + "\n",
+                    encoding="utf-8")
+    return path
+
 
 CHAT_QUESTIONS = ["Who are you?", "What is your name?", "Tell me about yourself.", "Who made you?"]
 
@@ -41,6 +66,12 @@ def _classification(folder: Path) -> dict:
     return {"train": "train.csv", "eval": "eval.csv", "max_length": 32}
 
 
+def _tagging(folder: Path) -> dict:
+    write_conll(folder / "train.conll", ner_sentences(48, seed=1))
+    write_conll(folder / "eval.conll", ner_sentences(16, seed=2))
+    return {"train": "train.conll", "eval": "eval.conll", "max_length": 32}
+
+
 def _chat(folder: Path) -> dict:
     write_jsonl(folder / "train.jsonl", chat_rows(24))
     write_jsonl(folder / "eval.jsonl", chat_rows(8))
@@ -50,6 +81,7 @@ def _chat(folder: Path) -> dict:
 TASK_FIXTURES: dict[str, TaskFixture] = {
     "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
                                        {"text_classification": {"classical_baseline": False}}),
+    "token-classification": TaskFixture("tiny_bert", _tagging, "eval.conll", {"text", "entities"}),
     "chat": TaskFixture("tiny_llama", _chat, "eval.jsonl", {"prompt", "answer"},
                         # no LoRA dropout: its random masks could not match between process counts
                         {"chat": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}}),

