@@ -148,7 +148,8 @@ def tasks():
     for name in TASKS:
         task = get_task(name)
         metrics = ", ".join(m.name for m in task.metrics)
-        typer.echo(f"{name:24} {task.summary} (default model: {task.default_model}; metrics: {metrics})")
+        typer.echo(f"{name:24} {task.summary}\n{'':24} learns {task.targets} from a {task.processor_kind}'s "
+                   f"inputs; default model {task.default_model}; metrics {metrics}")
 
 
 @app.command()

@@ -24,4 +24,9 @@ def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = 
 
 def trained_labels(run: RunDir) -> list[str]:
     """The labels the run's model learned, as training recorded them."""
+    from tailor.errors import RunError
+
+    if not run.metrics.exists():
+        raise RunError(f"{run.dir}: metrics.json is missing, so training did not finish; `tailor train CONFIG "
+                       "--resume` completes it")
     return json.loads(run.metrics.read_text(encoding="utf-8"))["data"]["labels"]
