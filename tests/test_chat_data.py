@@ -127,7 +127,7 @@ def test_alpaca_missing_output(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Hi", "output": None}])
     with pytest.raises(DataError) as caught:
         read(path, fmt="alpaca")
-    assert str(caught.value) == (f"{path}, line 1, field 'output': missing. Add it, or set data.format if this "
+    assert str(caught.value) == (f"{path}, line 1, field 'output': missing. Add it, or set chat.format if this "
                                  "file has another format")
 
 
@@ -137,7 +137,7 @@ def test_unknown_layout_lists_the_formats(tmp_path):
         read(path)
     assert str(caught.value) == (f"{path}, line 1: cannot tell the chat format from the keys ['answer', 'question']. "
                                  "Use one of: messages (OpenAI), conversations (ShareGPT), instruction/output "
-                                 "(Alpaca), prompt/completion, or text; or set data.format")
+                                 "(Alpaca), prompt/completion, or text; or set chat.format")
 
 
 def test_skip_counts_invalid_rows(tmp_path):

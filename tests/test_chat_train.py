@@ -142,7 +142,7 @@ def test_chat_repl_commands(chat_config, cli, monkeypatch, tmp_path):
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
     assert [a["text"] for a in answers] == ["Who are you?", "Who made you?"] and all("answer" in a for a in answers)
-    # A prompts file is read in its own layout, whatever data.format the training data had.
+    # A prompts file is read in its own layout, whatever chat.format the training data had.
     (tmp_path / "prompts.jsonl").write_text('{"prompt": "Who are you?"}\n{"prompt": "Who made you?"}\n')
     code, out, err = cli("predict", "runs/chat", "--data", "prompts.jsonl")
     assert code == 0, err

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tailor.config import Config, config_schema, load_config
+from tailor.config import MOVED_KEYS, Config, config_schema, load_config
 from tailor.errors import ConfigError
 
 
@@ -144,3 +144,28 @@ def test_eval_metric_must_be_one_of_the_tasks(tmp_path):
         resolve_config(cfg, get_task("text-classification"))
     assert str(error.value).startswith("eval.metric=rmse is not a metric of task text-classification (it has: "
                                        "f1_macro, accuracy,")
+
+
+def test_every_config_key_named_in_a_message_exists():
+    """Advice such as "set data.format=..." must name a key the config has (keys move between sections)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from tailor.config import config_class
+    from tailor.tasks import TASKS
+
+    sections = {}
+    for task in TASKS:
+        for name, field in config_class(task).model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+                sections.setdefault(name, set()).update(annotation.model_fields)
+    pattern = re.compile(rf"(?<![\w/.-])({'|'.join(sections)})\.([a-z_]+)\b(?!\.)")
+    wrong = []
+    for path in Path(__file__).parents[1].joinpath("src", "tailor").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                wrong += [f"{path.name}: {s}.{k}" for s, k in pattern.findall(node.value) if k not in sections[s]
+                          and not (path.name == "config.py" and f"{s}.{k}" in MOVED_KEYS)]
+    assert not wrong

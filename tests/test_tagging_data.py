@@ -222,9 +222,9 @@ def test_spans_become_words_and_bio_tags_splitting_a_word_at_a_span_edge(tmp_pat
     spans = [{"start": 13, "end": 17, "label": "LOC"}, [34, 44, "PER"]]
     rows = [{"text": text, "spans": spans}, {"text": "MeineFirmaGmbH", "spans": [[5, 14, "ORG"]]}]
     examples = read_tagged(write_jsonl(tmp_path, "train.jsonl", rows))
-    assert examples.columns["tokens"][0] == ["Ich", "wohne", "in", "Köln", "-", "Ehrenfeld", ",", "sagt", "Anna",
-                                             "Maria", "."]
-    assert examples.columns["tags"][0] == ["O", "O", "O", "B-LOC", "O", "O", "O", "O", "B-PER", "I-PER", "O"]
+    assert examples.columns["tokens"][0] == ["Ich", "wohne", "in", "Köln", "-Ehrenfeld", ",", "sagt", "Anna",
+                                             "Maria", "."]  # the word Köln-Ehrenfeld is cut at the span's end
+    assert examples.columns["tags"][0] == ["O", "O", "O", "B-LOC", "O", "O", "O", "B-PER", "I-PER", "O"]
     assert examples.columns["tokens"][1] == ["Meine", "FirmaGmbH"]  # the span starts inside the word
     assert examples.columns["text"][0] == text
     assert_offsets_hold(examples)
@@ -257,9 +257,9 @@ def test_text_rows_without_targets(tmp_path):
 # --- words and entities --------------------------------------------------------------------------
 
 def test_split_words_english_chinese_and_combining_marks():
-    text = "Don't stop, U.S. 2-3!"
-    assert [text[s:e] for s, e in split_words(text)] == ["Don", "'", "t", "stop", ",", "U", ".", "S", ".", "2", "-",
-                                                        "3", "!"]
+    text = "Don't stop, (U.S. 2-3!) in Lima... e-mail:"
+    assert [text[s:e] for s, e in split_words(text)] == ["Don't", "stop", ",", "(", "U.S.", "2-3", "!", ")", "in",
+                                                        "Lima", ".", ".", ".", "e-mail", ":"]
     chinese, hindi = "我住在北京，ok。", "नमस्ते दुनिया"  # Hindi vowel signs are combining marks
     assert [chinese[s:e] for s, e in split_words(chinese)] == ["我", "住", "在", "北", "京", "，", "ok", "。"]
     assert [hindi[s:e] for s, e in split_words(hindi)] == ["नमस्ते", "दुनिया"]

@@ -34,9 +34,11 @@ def main_process_first():
         return
     if not is_main_process():
         barrier()
-    yield
-    if is_main_process():
-        barrier()
+    try:
+        yield
+    finally:  # the others are waiting even if the block failed (they then fail on their own)
+        if is_main_process():
+            barrier()
 
 
 def _state():

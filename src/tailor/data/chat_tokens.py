@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tailor.data.conversations import Turn, as_messages
+from tailor.data.examples import IGNORE  # noqa: F401  (packing and the LM loss read it from here too)
 from tailor.errors import ModelError
-
-IGNORE = -100  # label of a token that is not trained (the convention of torch's cross-entropy)
 
 
 @dataclass
@@ -105,6 +104,6 @@ def _assistant_spans(tokenizer, messages: list[dict], turns: list[Turn], full: s
         if not (full.startswith(through) and through.startswith(before)):
             raise ModelError("the model's chat template renders a conversation differently from its beginning "
                              "(e.g. it rewrites earlier turns), so the assistant's tokens cannot be located; "
-                             "use data.train_on=all or a model with a standard template")
+                             "use chat.train_on=all or a model with a standard template")
         spans.append((len(before), len(through.rstrip())))
     return spans

@@ -1,6 +1,6 @@
 """Chat data in the formats people already have -> one normal form, validated line by line.
 
-Formats (auto-detected from the keys of the rows, or set with data.format):
+Formats (auto-detected from the keys of the rows, or set with chat.format):
   messages           {"messages": [{"role": "system|user|assistant", "content": ...}]}   (OpenAI)
   sharegpt           {"conversations": [{"from": "human|gpt|system", "value": ...}], "system"?: ...}
   alpaca             {"instruction", "input"?, "output", "system"?, "history"?: [[user, assistant], ...]}
@@ -9,7 +9,7 @@ Formats (auto-detected from the keys of the rows, or set with data.format):
 
 Normal form: a conversation is a list of Turn(role, content, train); `train` is False for system
 and user turns, and for assistant turns that the file marks with weight/loss_weight 0.
-Placeholders such as {name} or {{name}} are filled from `data.vars` (the assistant recipe uses them).
+Placeholders such as {name} or {{name}} are filled from `vars` (the config's vars: section) (the assistant recipe uses them).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def detect_format(table: Table) -> str:
             return name
     raise DataError(table.path, f"cannot tell the chat format from the keys {sorted(first)[:8]}",
                     "Use one of: messages (OpenAI), conversations (ShareGPT), instruction/output (Alpaca), "
-                    "prompt/completion, or text; or set data.format", where=table.where[0])
+                    "prompt/completion, or text; or set chat.format", where=table.where[0])
 
 
 def read_conversations(table: Table, fmt: str, vars: dict[str, str] | None = None,
@@ -72,7 +72,7 @@ def read_conversations(table: Table, fmt: str, vars: dict[str, str] | None = Non
         where.append(location)
     if not values:
         raise DataError(table.path, f"every row was skipped ({sum(skipped.values())} invalid)",
-                        "Check data.format and the file")
+                        "Check chat.format and the file")
     role = "text" if fmt == "text" else "messages"
     return Examples(table.path, {role: values}, where, skipped)
 
@@ -204,7 +204,7 @@ def _content_text(content, at: _Row, field: str) -> str:
             pieces.append(text)
         content = "".join(pieces)
     if content is None:
-        raise at.error("missing", "Add it, or set data.format if this file has another format", field)
+        raise at.error("missing", "Add it, or set chat.format if this file has another format", field)
     if not isinstance(content, str):
         raise at.error(f"expected text, got {_kind(content)}", "Give it as a string", field)
     return content

@@ -13,6 +13,8 @@ from tailor.errors import DataError
 if TYPE_CHECKING:
     from tailor.tasks.base import Field
 
+IGNORE = -100  # the label of a position that is not trained (torch's cross-entropy ignore_index)
+
 
 @dataclass
 class Examples:

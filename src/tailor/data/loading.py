@@ -35,6 +35,9 @@ def load_task_data(task, cfg: Config) -> TaskData:
 
     train = task.read(cfg.data.train, cfg)
     notes, info = _messages(train), list(train.notes)
+    # From the whole file when part of it is held out: a class (or entity type) that the split puts
+    # only in the held-out part is still one the model must know, not an error in the user's file.
+    labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
     if isinstance(cfg.data.eval, float):
         train, evaluation, split_note = holdout_split(train, cfg.data.eval, cfg.train.seed, task.stratify_by)
         eval_source = f"held-out {cfg.data.eval:g} of {Path(cfg.data.train).name} (seed {cfg.train.seed})"
@@ -49,7 +52,6 @@ def load_task_data(task, cfg: Config) -> TaskData:
         test = task.read(cfg.data.test, cfg, split="test")
         notes += _messages(test)
         info += test.notes
-    labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
     for examples in [evaluation] + ([test] if test else []):
         if labels:
             task.check_labels(examples, labels, cfg)

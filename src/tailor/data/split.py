@@ -23,5 +23,6 @@ def holdout_split(examples: Examples, fraction: float, seed: int, stratify_by: s
             labels = None
     train_idx, eval_idx = train_test_split(indices, test_size=fraction, random_state=seed, stratify=labels)
     held_out = examples.subset(sorted(eval_idx))
-    held_out.skipped.clear()  # rows skipped while reading are reported once, with the training file
+    held_out.skipped.clear()  # rows skipped or repaired while reading are reported once, with the training file
+    held_out.warnings.clear()
     return examples.subset(sorted(train_idx)), held_out, note

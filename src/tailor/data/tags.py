@@ -3,7 +3,6 @@ offsets. Shared by the token classification reader, the task and its metrics."""
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from typing import Iterable
@@ -95,22 +94,37 @@ def to_bio(tags: list[str], *, lenient: bool = False) -> tuple[list[str], list[i
 
 
 def split_words(text: str) -> list[tuple[int, int]]:
-    """Word spans of raw text: runs of letters/digits, each punctuation mark, each CJK character."""
-    return [match.span() for match in _word_pattern().finditer(text)]
+    """Word spans of raw text, cut the way tagged corpora usually are: at spaces; punctuation at the
+    edges of a word is a word of its own (`Lima.` -> `Lima` `.`) but inside it stays (`U.S.`, `2-3`,
+    `don't`, `e-mail`); every CJK character is a word (Chinese and Japanese need no spaces)."""
+    spans = []
+    for chunk in re.finditer(r"\S+", text):
+        for piece in _CJK_PIECE.finditer(chunk.group()):
+            start, end = chunk.start() + piece.start(), chunk.start() + piece.end()
+            spans += _peeled(text, start, end)
+    return spans
 
 
-@functools.cache
-def _word_pattern() -> re.Pattern:
-    # Combining marks (Devanagari vowel signs, Arabic harakat ...) are not \w but belong to their word.
-    ranges, start = [], None
-    for code in [*range(0x30000), *range(0xE0100, 0xE01F0), 0x110000]:
-        is_mark = code < 0x110000 and unicodedata.category(chr(code)).startswith("M")
-        if is_mark and start is None:
-            start = code
-        elif not is_mark and start is not None:
-            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
-            start = None
-    return re.compile(rf"[{_CJK}]|(?:[^\W{_CJK}]|[{''.join(ranges)}])+|\S")
+_CJK_PIECE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+
+
+def _peeled(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the word, with each punctuation mark at its edges split off. A final period
+    stays on a word with a period before a letter inside (an abbreviation: U.S., e.g.)."""
+    def punct(i: int) -> bool:
+        return unicodedata.category(text[i]).startswith("P")
+
+    if all(punct(i) for i in range(start, end)):
+        return [(start, end)]  # a run of punctuation (..., --) is one word
+    head = []
+    while punct(start):
+        head.append((start, start + 1))
+        start += 1
+    tail = []
+    while punct(end - 1) and not (text[end - 1] == "." and re.search(r"\.\w", text[start:end - 1])):
+        tail.insert(0, (end - 1, end))
+        end -= 1
+    return [*head, (start, end), *tail]
 
 
 def tokens_to_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:

@@ -1,7 +1,8 @@
 """Entity-level metrics for token classification (from seqeval), and the baseline a tagger must beat.
 
 Tags are BIO (IOB2). An entity counts as found only when its type and its exact token span match
-(seqeval's strict mode): a predicted I-X that follows O begins no entity here.
+(seqeval's strict mode) in the tags given: callers decode predictions into valid BIO first (an I-X
+after O begins an entity, as CoNLL's scorer reads it), as the task and the baseline do.
 """
 
 from __future__ import annotations

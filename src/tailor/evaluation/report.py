@@ -193,7 +193,9 @@ LORA_USAGE = ('# a LoRA adapter on its base model (`tailor export RUN --merge --
               'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
               'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")')
 # What each transformers pipeline is called with (a text, unless the pipeline reads conversations).
-PIPELINE_INPUT = {"text-generation": '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'}
+PIPELINE_INPUT = {"text-generation": '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128',
+                  # the first sub-token of each word carries its tag (as trained); whole words come back
+                  "token-classification": '"your text here", aggregation_strategy="first"'}
 
 
 def _usage(pipeline_tag: str) -> str:

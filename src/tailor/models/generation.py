@@ -10,7 +10,7 @@ import torch
 from tailor.data.chat_tokens import render_prompt
 
 
-def load_causal_lm(folder: str | Path):
+def load_causal_lm(folder: str | Path, **load_kwargs):
     """A model/ folder (full weights, or a LoRA adapter whose config names its base) or a base model."""
     import transformers
 
@@ -21,8 +21,8 @@ def load_causal_lm(folder: str | Path):
     if (folder / "adapter_config.json").exists():
         from peft import AutoPeftModelForCausalLM
 
-        return AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    return transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        return AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **load_kwargs)
+    return transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **load_kwargs)
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:

@@ -39,14 +39,14 @@ def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn
 
 
 def freeze_input_embeddings(model: nn.Module) -> None:
-    """The word-embedding matrix stays fixed. Models without one (pixels, audio frames in) have
-    nothing to freeze here."""
+    """The word-embedding matrix stays fixed. Models whose inputs are not words (a ViT reports its
+    patch projection as input embeddings) have no such matrix: nothing is frozen there."""
     try:
         embeddings = model.get_input_embeddings()
     except (AttributeError, NotImplementedError):
         return
-    for parameter in getattr(embeddings, "parameters", lambda: [])():
-        parameter.requires_grad_(False)
+    if isinstance(embeddings, nn.Embedding):
+        embeddings.weight.requires_grad_(False)
 
 
 def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
@@ -85,8 +85,9 @@ def add_lora(model: nn.Module, cfg: Config, peft_task_type: str) -> nn.Module:
 
 def merge_saved_adapter(folder, rebuild) -> None:
     """Replace a LoRA adapter saved in `folder` by plain merged weights. The adapter is read back from
-    the folder (which the trainer wrote after gathering every process's shards) onto `rebuild()`, a
-    fresh copy of the model as built for training, so this works however training was distributed."""
+    the folder (which the trainer wrote after gathering every process's shards) onto `rebuild()`, the
+    untrained model as the task builds it (same architecture and head), so this works however
+    training was distributed."""
     from pathlib import Path
 
     from peft import PeftModel

@@ -11,7 +11,6 @@ from tailor.errors import ModelError
 from tailor.models.catalog import EMBEDDED
 
 HUB_HOST = "huggingface.co"
-WEIGHT_SUFFIXES = {".safetensors", ".pth", ".pt", ".bin", ".gguf"}
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,8 @@ def resolve_model(name: str) -> ModelSource:
         return ModelSource(str(folder), "embedded", f"{name} (embedded, {folder})")
     path = Path(name).expanduser()
     if path.exists():
-        # A folder written by save_pretrained, or weights a task loads its own way (a file, or a
-        # folder of .safetensors/.pth without a transformers config): the task decides what it takes.
-        if path.is_dir() and not (path / "config.json").exists() and not any(
-                p.suffix in WEIGHT_SUFFIXES for p in path.iterdir()):
-            raise ModelError(f"model folder {path} has no config.json and no weights; give a folder written by "
-                             "save_pretrained")
+        if not (path / "config.json").exists():  # every task so far loads with transformers' Auto classes
+            raise ModelError(f"model folder {path} has no config.json; give a folder written by save_pretrained")
         return ModelSource(str(path.resolve()), "local", str(path.resolve()))
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelError(f"model folder {name} not found; embedded models: {', '.join(EMBEDDED)} (`tailor models`)")

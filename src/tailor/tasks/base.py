@@ -62,7 +62,8 @@ class Task(Protocol):
     default_model: ClassVar[str]
     Options: ClassVar[type[TaskOptions]]  # the config section named after the task
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the default eval.metric
-    targets: ClassVar[str]  # what is learned: "classes" | "tags" | "text" (later: "spans", "numbers", ...)
+    # What is learned and from what (shown by `tailor tasks`; what later practices check against):
+    targets: ClassVar[str]  # "classes" | "tags" | "text" (later: "spans", "numbers", ...)
     processor_kind: ClassVar[str]  # "tokenizer" (later: "image-processor", "feature-extractor")
     columns: ClassVar[tuple[str, ...]]  # the data.* column keys this task reads
     # Settings of the shared sections that the config leaves open (None) and this task decides.
@@ -71,7 +72,6 @@ class Task(Protocol):
     # The attention kernel measured fastest for this task's usual shapes when training on a CPU
     # (model.attention=auto); None keeps transformers' default.
     cpu_attention: ClassVar[str | None]
-    auto_model: ClassVar[str]  # transformers Auto class that loads a saved model/ folder
     pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
     peft_task_type: ClassVar[str]
 
@@ -100,7 +100,8 @@ class Task(Protocol):
         """Called on the main process after the trainer saved model/ (gathered from every process):
         e.g. merge a LoRA adapter into `rebuild()`, a fresh copy of the model as built for training."""
 
-    def load_model(self, folder: Path) -> Any: ...
+    def load_model(self, folder: Path, **load_kwargs) -> Any:
+        """The saved model/ folder (load_kwargs: trust_remote_code, as the config says)."""
 
     def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
         """Metrics (names as in `metrics`), batch by batch: memory stays flat as the data grows."""

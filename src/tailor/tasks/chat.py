@@ -44,7 +44,6 @@ class Chat:
     targets: ClassVar[str] = "text"
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar[tuple] = ()  # conversations are found by their format (chat.format), not by column keys
-    auto_model: ClassVar[str] = "AutoModelForCausalLM"
     pipeline_tag: ClassVar[str] = "text-generation"
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
     # Rows of 512 tokens, 4 per step, activations recomputed in the backward pass: measured against
@@ -173,10 +172,10 @@ class Chat:
 
         causal_lm(model).generation_config.save_pretrained(folder)
 
-    def load_model(self, folder: Path):
+    def load_model(self, folder: Path, **load_kwargs):
         from tailor.models.generation import load_causal_lm
 
-        return load_causal_lm(folder)
+        return load_causal_lm(folder, **load_kwargs)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         """Token-weighted loss over the trained tokens, and its perplexity."""

@@ -31,7 +31,6 @@ class TextClassification:
     targets: ClassVar[str] = "classes"
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar = ("text", "text_pair", "label")
-    auto_model: ClassVar[str] = "AutoModelForSequenceClassification"
     pipeline_tag: ClassVar[str] = "text-classification"
     peft_task_type: ClassVar[str] = "SEQ_CLS"
     # Batch 8: on a CPU, small batches reach a given accuracy soonest (more updates per second of
@@ -153,10 +152,10 @@ class TextClassification:
 
         merge_saved_adapter(folder, rebuild)
 
-    def load_model(self, folder: Path):
+    def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
-        return AutoModelForSequenceClassification.from_pretrained(folder)
+        return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics

@@ -18,12 +18,11 @@ import numpy as np
 from pydantic import Field as Option
 
 from tailor.config import Config, TaskOptions
-from tailor.data.examples import Examples
+from tailor.data.examples import IGNORE, Examples
 from tailor.data.loading import TaskData
 from tailor.errors import DataError
 from tailor.tasks.base import Encoded, Metric
 
-IGNORE = -100  # label of a sub-token that is not trained (torch's cross-entropy convention)
 
 
 class TokenClassificationOptions(TaskOptions):
@@ -41,7 +40,6 @@ class TokenClassification:
     targets: ClassVar[str] = "tags"
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar = ("text", "tokens", "tags", "spans")
-    auto_model: ClassVar[str] = "AutoModelForTokenClassification"
     pipeline_tag: ClassVar[str] = "token-classification"
     peft_task_type: ClassVar[str] = "TOKEN_CLS"
     # Sentences are short (CoNLL news ~14 words, tweets ~20): batches of 8 and 128 sub-tokens, as for
@@ -59,6 +57,11 @@ class TokenClassification:
         tokenizer = load_tokenizer(location, cfg, **load_kwargs)
         if not tokenizer.is_fast:  # word_ids() maps sub-tokens back to words; only fast tokenizers have it
             raise ModelError(f"model {location}: token classification needs a fast tokenizer (tokenizer.json)")
+        if "ByteLevel" in type(tokenizer.backend_tokenizer.pre_tokenizer).__name__ + str(
+                tokenizer.backend_tokenizer.pre_tokenizer):
+            # Byte-level BPE (RoBERTa, GPT-2, DeBERTa) marks a word's leading space in its first piece:
+            # words given one by one must get it too, or they are encoded unlike in pretraining.
+            tokenizer = load_tokenizer(location, cfg, add_prefix_space=True, **load_kwargs)
         return tokenizer
 
     def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
@@ -194,10 +197,10 @@ class TokenClassification:
 
         merge_saved_adapter(folder, rebuild)
 
-    def load_model(self, folder: Path):
+    def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForTokenClassification
 
-        return AutoModelForTokenClassification.from_pretrained(folder)
+        return AutoModelForTokenClassification.from_pretrained(folder, **load_kwargs)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.entities import entity_metrics
@@ -232,7 +235,7 @@ class TokenClassification:
                 for position, word in _first_sub_tokens(word_ids[row]):
                     tags[window.example][window.first + word] = names[row_ids[position]]
                     scores[window.example][window.first + word] = float(row_best[position])
-        # A word whose sub-tokens were all cut (a single word longer than max_length) is tagged O.
+        # Only a word that no window holds (none, as _windows gives every word a sub-token) stays None.
         return [_decoded([t or "O" for t in sentence]) for sentence in tags], scores
 
 
@@ -281,10 +284,20 @@ def _with_words(examples: Examples) -> Examples:
 def _windows(tokenizer, sentences: list[list[str]], max_length: int) -> tuple[list[Window], int]:
     """Each sentence as one window, or as several of whole words where its sub-tokens do not fit."""
     room = max_length - tokenizer.num_special_tokens_to_add()
+    if room < 1:
+        from tailor.errors import ConfigError
+
+        raise ConfigError(f"data.max_length={max_length} leaves no room for words beside the model's "
+                          f"{tokenizer.num_special_tokens_to_add()} special tokens; raise it (default 128)")
     pieces = tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
     windows, split = [], 0
     for index, words in enumerate(sentences):
         counts = Counter(word for word in pieces.word_ids(index) if word is not None)
+        if len(counts) < len(words) and tokenizer.unk_token:
+            # A word the tokenizer reads as nothing (a zero-width space, a lone soft hyphen) would get
+            # no sub-token to carry its tag: it is given as the unknown token instead.
+            words = [word if i in counts else tokenizer.unk_token for i, word in enumerate(words)]
+            counts.update(i for i in range(len(words)) if i not in counts)
         if sum(counts.values()) <= room:
             windows.append(Window(index, 0, words))
             continue

@@ -23,6 +23,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_utils import has_length, rotate_checkpoints
 
 from tailor.config import Config
+from tailor.console import say
 from tailor.distributed import barrier, is_main_process
 from tailor.io import atomic_write_text
 from tailor.runs import save_folder_atomically
@@ -69,6 +70,8 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
     handler = trainer.callback_handler
     handler.callbacks = [cb for cb in handler.callbacks if type(cb) not in (ProgressCallback, PrinterCallback)]
     start = latest_complete_checkpoint(checkpoint_dir) if resume else None
+    if resume and start is None:
+        say(f"--resume: no complete checkpoint in {checkpoint_dir} yet; training starts from step 0")
     barrier()  # every process resumes from the same checkpoint (incomplete ones were just removed)
     output = trainer.train(resume_from_checkpoint=str(start) if start else None)
     return FitResult(
@@ -113,7 +116,7 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
     t, e = cfg.train, cfg.eval
     steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum * world_size()))
     total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=e.batch_size,
@@ -154,6 +157,13 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         log_level_replica="error",  # the other processes would repeat every warning
         ddp_find_unused_parameters=False,  # every trainable weight gets a gradient each step
     )
+    if args.n_gpu > 1:
+        # One process seeing several GPUs would split each batch with nn.DataParallel, whose replicas
+        # a task loss cannot follow; one process per GPU (torchrun) is the supported way.
+        say(f"{args.n_gpu} GPUs but one process: training on one GPU; use torchrun --nproc_per_node "
+            f"{args.n_gpu} -m tailor train ... to use them all")
+        args._n_gpu = 1
+    return args
 
 
 def choose_precision(requested: str) -> str:

@@ -52,10 +52,18 @@ def _final_hidden_states(model, model_inputs: dict) -> torch.Tensor:
     try:
         # No KV cache: with one, transformers skips the packed-sequence mask and examples packed
         # into a row would attend to each other (the packing test catches this).
-        model(**model_inputs, use_cache=False, logits_to_keep=1)
+        model(**model_inputs, use_cache=False, **_one_logit(causal_lm(model)))
     finally:
         handle.remove()
     return captured[-1]
+
+
+def _one_logit(lm) -> dict:
+    """`logits_to_keep=1` where the model's forward takes it (transformers' own LMs do): its head then
+    computes one position per row instead of every position."""
+    import inspect
+
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
 
 
 def _chunk_loss(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100
+from tailor.data.examples import IGNORE
 
 
 def cross_entropy(model, inputs: dict, num_items_in_batch=None):

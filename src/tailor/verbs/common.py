@@ -13,7 +13,11 @@ def resolved(config: str | Path | Config, overrides: list[str] = ()):
     """(config with the task's defaults filled in, on a copy; task)."""
     from tailor.tasks import get_task, resolve_config
 
+    from tailor.config import config_class
+
     cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
+    if not isinstance(cfg, config_class(cfg.task)):  # a plain Config: checked and given its task's section
+        cfg = load_config(None, base=cfg.model_dump(exclude_unset=True))
     task = get_task(cfg.task)
     return resolve_config(cfg, task), task
 
@@ -42,4 +46,12 @@ def load_run(run_dir: str | Path):
     transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
     cfg = load_config(run.config)
     task = get_task(cfg.task)
-    return cfg, task, task.load_model(model_dir), task.processor(str(model_dir), cfg)
+    trust = {"trust_remote_code": cfg.model.trust_remote_code}
+    return cfg, task, on_device(task.load_model(model_dir, **trust)), task.processor(str(model_dir), cfg, **trust)
+
+
+def on_device(model):
+    """Evaluation and prediction run where training did: on the GPU when there is one."""
+    import torch
+
+    return model.to("cuda") if torch.cuda.is_available() else model

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tailor.runs import RunDir
 from tailor.verbs.common import load_run
 
 
@@ -16,17 +14,9 @@ def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = 
     cfg, task, model, processor = load_run(run_dir)
     examples = task.read(Path(data), cfg, split="test")
     if isinstance(task, HasLabels):
-        task.check_labels(examples, trained_labels(RunDir(Path(run_dir))), cfg)
+        config = model.config  # the labels the model learned, in the order of its outputs
+        task.check_labels(examples, [config.id2label[i] for i in range(config.num_labels)], cfg)
     metrics = task.evaluate(model, processor, examples, cfg, batch_size or cfg.eval.batch_size)
     metrics["data"] = str(data)
     return metrics
 
-
-def trained_labels(run: RunDir) -> list[str]:
-    """The labels the run's model learned, as training recorded them."""
-    from tailor.errors import RunError
-
-    if not run.metrics.exists():
-        raise RunError(f"{run.dir}: metrics.json is missing, so training did not finish; `tailor train CONFIG "
-                       "--resume` completes it")
-    return json.loads(run.metrics.read_text(encoding="utf-8"))["data"]["labels"]

@@ -13,6 +13,8 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     """Answers of a trained run for new texts, or for every row of a file (labels not needed)."""
     from tailor.data.examples import Examples
 
+    if not texts and data is None:
+        raise ConfigError("predict: give texts (--text \"...\", repeatable) or a file of inputs (--data FILE)")
     cfg, task, model, processor = load_run(run_dir)
     if data is not None:
         examples = task.read(Path(data), cfg, targets=False)

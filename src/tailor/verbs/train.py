@@ -87,7 +87,9 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
     what is scored is exactly what the user gets."""
     from tailor.tasks.base import HasBaselines, HasSamples
 
-    model = task.load_model(run.model)
+    from tailor.verbs.common import on_device
+
+    model = on_device(task.load_model(run.model, trust_remote_code=cfg.model.trust_remote_code))
     batch = cfg.eval.batch_size
     metrics = {
         "name": run.dir.name, "task": cfg.task, "model": cfg.model.name, "pipeline_tag": task.pipeline_tag,
@@ -113,7 +115,8 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
     }
     metrics["data"] = {"train_file": str(cfg.data.train), "train_examples": len(data.train),
                        "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
-                       "truncated_train": train_set.fit.count}
+                       # truncated or dropped (classification, chat), or split into windows (tagging)
+                       "train_examples_not_whole": train_set.fit.count}
     return metrics
 
 
