@@ -36,6 +36,8 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
     ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "max_length": 512, "metric": "loss",
                     "model": "smollm2", "targets": "all-linear"}),
     ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
+    ("token-classification", None, {"method": "full", "lr": 1e-4, "epochs": 5, "metric": "f1", "model": "minilm"}),
+    ("token-classification", "lora", {"method": "lora", "lr": 2e-4}),  # LoRA keeps its own rate
 ])
 def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, expected):
     from tailor.tasks import get_task, resolve_config
@@ -47,7 +49,7 @@ def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, 
     assert given.model_dump() == untouched  # filled on a copy: a loop of runs starts from the same config
     found = {"method": cfg.method, "lr": cfg.train.lr, "batch_size": cfg.train.batch_size,
              "max_length": cfg.data.max_length, "metric": cfg.eval.metric, "model": cfg.model.name,
-             "targets": cfg.lora.targets}
+             "targets": cfg.lora.targets, "epochs": cfg.train.epochs}
     assert {k: found[k] for k in expected} == expected
     explicit = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\ntrain: {{batch_size: 3}}\n"))
     assert resolve_config(explicit, get_task(task)).train.batch_size == 3  # what the file says wins

@@ -122,3 +122,15 @@ def test_a_chinese_file_with_one_character_per_line(ner_config, cli, tmp_path):
     answer = json.loads(out.splitlines()[0])
     assert answer["text"] == "张三去北京"  # no spaces invented between characters
     assert all(answer["text"][e["start"]:e["end"]] == e["text"] for e in answer["entities"])
+
+
+def test_a_type_that_the_held_out_split_takes_entirely_is_still_learned(ner_config, cli, tmp_path):
+    """With data.eval a fraction, the tag set comes from the whole file: a rare type that lands only
+    in the held-out part is no reason to stop ("never appears in the training data")."""
+    sentences = ner_sentences(40, seed=1) + [[("Acme", "B-ORG"), ("hired", "O"), ("Anna", "B-PER")]]
+    write_conll(tmp_path / "train.conll", sentences)
+    for seed in range(6):  # some split seeds put the only ORG sentence in the held-out part
+        code, _, err = cli("train", ner_config(data={"eval": 0.5}, train={"epochs": 1, "seed": seed}), "--overwrite")
+        assert code == 0, err
+        labels = json.loads((tmp_path / "runs" / "ner" / "metrics.json").read_text())["data"]["labels"]
+        assert "B-ORG" in labels

@@ -88,7 +88,8 @@ COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans")
 
 
 class TrainSection(Section):
-    epochs: float = Field(3, gt=0)
+    epochs: float | None = Field(None, gt=0, description="passes over the training data; default per task "
+                                                         "(3; 5 for token classification)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
     batch_size: int | None = Field(None, gt=0, description="rows per step in each process (packed rows for "
                                                            "chat); the global batch is this x processes x "

@@ -56,9 +56,12 @@ class EmbeddedModel:
 LORA_LR = 2e-4  # LoRA's small adapters want larger steps than full fine-tuning (LoRA paper, QLoRA)
 
 
-def default_lr(model_name: str, method: str | None = None) -> float:
+def default_lr(model_name: str, method: str | None = None, task_lr: float | None = None) -> float:
+    """LoRA's rate; else the task's own (measured for it), else the embedded model's tuned value."""
     if method == "lora":
         return LORA_LR
+    if task_lr:
+        return task_lr
     return EMBEDDED[model_name].lr if model_name in EMBEDDED else DEFAULT_LR
 
 

@@ -39,6 +39,8 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
     cfg = cfg.model_copy(deep=True)
     cfg.model.name = cfg.model.name or task.default_model
     for dotted, value in task.defaults.items():
+        if dotted == "train.lr":
+            continue  # decided below with the method: LoRA has a rate of its own
         *sections, key = dotted.split(".")
         node = cfg
         for section in sections:
@@ -47,5 +49,5 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
             setattr(node, key, value)
     cfg.eval.metric = cfg.eval.metric or task.metrics[0].name
     metric_named(task, cfg.eval.metric)  # an unknown metric stops here, not after training
-    cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name, cfg.method)
+    cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
     return cfg

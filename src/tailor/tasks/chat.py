@@ -50,7 +50,8 @@ class Chat:
     # TRL's defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).
     defaults: ClassVar[dict] = {"method": "lora", "data.max_length": 512, "train.batch_size": 4,
                                 "train.gradient_checkpointing": True, "lora.targets": "all-linear",
-                                "eval.batch_size": 8}  # packed rows of 512 tokens: 8 bound the memory
+                                "eval.batch_size": 8,  # packed rows of 512 tokens: 8 bound the memory
+                                "train.epochs": 3}
     stratify_by: ClassVar[None] = None
     # sdpa: rows of 512 packed tokens trained 1.1-1.2x faster than with eager (SmolLM2, LoRA, CPU).
     cpu_attention: ClassVar[None] = None
