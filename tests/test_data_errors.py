@@ -75,7 +75,8 @@ def test_only_one_class(train_with, tmp_path):
     rows = [dict(r, label="positive") for r in sentiment_rows(20)]
     code, err = train_with("train.csv", rows, data={"eval": 0.2})
     assert code == 2
-    assert err == (f"error: {tmp_path / 'train.csv'}, field 'label': every one of the 16 rows has the label "
+    # the whole file's 20 rows: the label set is taken before a fraction is held out
+    assert err == (f"error: {tmp_path / 'train.csv'}, field 'label': every one of the 20 rows has the label "
                    "'positive'. A classifier needs at least two classes; check data.label points at the label column")
 
 
