@@ -205,9 +205,12 @@ def _one_line(text: str, width: int = 150) -> str:
 def _print_metrics(metrics: dict) -> None:
     shown = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
     typer.echo(json.dumps(shown, indent=2))
-    for label, scores in {**metrics.get("per_class", {}), **metrics.get("per_type", {})}.items():
-        typer.echo(f"  {label:20} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  "
-                   f"f1 {scores['f1']:.4f}  support {scores['support']}")
+    scored = ("precision", "recall", "f1", "support")  # a per-class / per-type table, whatever the task names it
+    for table in (v for v in metrics.values() if isinstance(v, dict)):
+        for label, scores in table.items():
+            if isinstance(scores, dict) and set(scored) <= set(scores):
+                typer.echo(f"  {label:20} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  "
+                           f"f1 {scores['f1']:.4f}  support {scores['support']}")
 
 
 def main() -> None:

@@ -149,7 +149,7 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def model_card(metrics: dict, config_yaml: str) -> str:
+def model_card(metrics: dict, config_yaml: str, pipeline_input: str) -> str:
     """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
     evaluation = metrics["eval"]
     baseline = metrics.get("baseline", {})
@@ -157,7 +157,7 @@ def model_card(metrics: dict, config_yaml: str) -> str:
                        for k, v in evaluation.items() if isinstance(v, float))
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
-    usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"])
+    usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"], pipeline_input)
     return f"""---
 library_name: {"peft" if adapter else "transformers"}
 pipeline_tag: {metrics['pipeline_tag']}
@@ -192,16 +192,9 @@ LORA_USAGE = ('# a LoRA adapter on its base model (`tailor export RUN --merge --
               'from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
               'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
               'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")')
-# What each transformers pipeline is called with (a text, unless the pipeline reads conversations).
-PIPELINE_INPUT = {"text-generation": '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128',
-                  # the first sub-token of each word carries its tag (as trained); whole words come back
-                  "token-classification": '"your text here", aggregation_strategy="first"'}
-
-
-def _usage(pipeline_tag: str) -> str:
-    given = PIPELINE_INPUT.get(pipeline_tag, '"your text here"')
+def _usage(pipeline_tag: str, pipeline_input: str) -> str:
     return (f'from transformers import pipeline\nrun = pipeline("{pipeline_tag}", model="path/to/this/folder")\n'
-            f"run({given})")
+            f"run({pipeline_input})")
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}

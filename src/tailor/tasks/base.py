@@ -73,6 +73,7 @@ class Task(Protocol):
     # (model.attention=auto); None keeps transformers' default.
     cpu_attention: ClassVar[str | None]
     pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
+    pipeline_input: ClassVar[str]  # what that pipeline is called with, for the model card's usage line
     peft_task_type: ClassVar[str]
 
     def processor(self, location: str, cfg: Config, **load_kwargs) -> Any:

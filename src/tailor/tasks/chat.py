@@ -45,6 +45,7 @@ class Chat:
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar[tuple] = ()  # conversations are found by their format (chat.format), not by column keys
     pipeline_tag: ClassVar[str] = "text-generation"
+    pipeline_input: ClassVar[str] = '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
     # Rows of 512 tokens, 4 per step, activations recomputed in the backward pass: measured against
     # TRL's defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).

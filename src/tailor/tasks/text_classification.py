@@ -32,6 +32,7 @@ class TextClassification:
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar = ("text", "text_pair", "label")
     pipeline_tag: ClassVar[str] = "text-classification"
+    pipeline_input: ClassVar[str] = '"your text here"'
     peft_task_type: ClassVar[str] = "SEQ_CLS"
     # Batch 8: on a CPU, small batches reach a given accuracy soonest (more updates per second of
     # compute); measured on the tweets in benchmarks/ (time to 0.90: batch 8 90 s, 16 112 s, 32 147 s).

@@ -41,6 +41,8 @@ class TokenClassification:
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar = ("text", "tokens", "tags", "spans")
     pipeline_tag: ClassVar[str] = "token-classification"
+    # the first sub-token of each word carries its tag (as trained): whole words come back
+    pipeline_input: ClassVar[str] = '"your text here", aggregation_strategy="first"'
     peft_task_type: ClassVar[str] = "TOKEN_CLS"
     # Sentences are short (CoNLL news ~14 words, tweets ~20): batches of 8 and 128 sub-tokens, as for
     # classification; no dropout and eager attention on a CPU for the same measured reasons.

@@ -143,5 +143,7 @@ def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
 
     atomic_write_json(run.metrics, metrics)
     atomic_write_json(run.history, history)
-    atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8")))
-    write_report(run.report, metrics, history, get_task(metrics["task"]))
+    task = get_task(metrics["task"])
+    atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8"),
+                                                          task.pipeline_input))
+    write_report(run.report, metrics, history, task)
