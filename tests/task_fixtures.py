@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from safetensors.torch import load_file
 
-from conftest import sentiment_rows, write_csv
+from conftest import colour_images, sentiment_rows, write_csv
 
 PEOPLE = ["Anna", "Marco", "Keiko", "Omar", "Lena", "Tomas"]
 PLACES = ["Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito"]
@@ -58,6 +58,10 @@ class TaskFixture:
     predict_file: str  # a file of inputs for `tailor predict --data`
     answer_keys: set[str]  # keys every answer has
     config: dict = field(default_factory=dict)  # sections merged over the shared fast settings
+    # test_processes only: another model and settings where the task's own would make 1 process
+    # differ from 2 by design (BatchNorm statistics per process, augmentation drawn per process)
+    processes_model: str | None = None
+    processes_config: dict = field(default_factory=dict)
 
 
 def _classification(folder: Path) -> dict:
@@ -78,6 +82,12 @@ def _chat(folder: Path) -> dict:
     return {"train": "train.jsonl", "eval": "eval.jsonl", "max_length": 64}
 
 
+def _images(folder: Path) -> dict:
+    colour_images(folder / "train", {"red": 24, "blue": 24}, seed=1)
+    colour_images(folder / "eval", {"red": 8, "blue": 8}, seed=2)
+    return {"train": "train", "eval": "eval"}
+
+
 TASK_FIXTURES: dict[str, TaskFixture] = {
     "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
                                        {"text_classification": {"classical_baseline": False}}),
@@ -85,6 +95,9 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
     "chat": TaskFixture("tiny_llama", _chat, "eval.jsonl", {"prompt", "answer"},
                         # no LoRA dropout: its random masks could not match between process counts
                         {"chat": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}}),
+    "image-classification": TaskFixture("tiny_efficientnet", _images, "eval", {"image", "label", "score"},
+                                        processes_model="tiny_vit",
+                                        processes_config={"image_classification": {"augment": False}}),
 }
 
 
@@ -119,6 +132,6 @@ def weights(folder) -> dict:
 
 def _plain(name: str) -> str:
     """Weight names of a bare backbone and of a model with a task head line up (bert.x == x)."""
-    for prefix in ("bert.", "model."):
+    for prefix in ("bert.", "model.", "vit."):
         name = name.removeprefix(prefix)
     return name

@@ -31,7 +31,8 @@ def test_hub_id_offline_fails_within_seconds(monkeypatch):
         resolve_model("someone/bert-for-reviews")
     assert time.perf_counter() - started < 5
     assert str(error.value) == ("model 'someone/bert-for-reviews' is not an embedded alias or a local folder, and it "
-                                "cannot be downloaded: HF_HUB_OFFLINE is set. Use an embedded model (minilm, smollm2; see "
+                                "cannot be downloaded: HF_HUB_OFFLINE is set. Use an embedded model (minilm, smollm2, "
+                                "efficientnet-lite0; see "
                                 "`tailor models`) or a local folder written by save_pretrained")
 
 

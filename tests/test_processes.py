@@ -43,14 +43,15 @@ def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_two_processes_match_one_at_twice_the_batch(name, tmp_path, request, monkeypatch):
     fixture = TASK_FIXTURES[name]
-    model = request.getfixturevalue(fixture.model)
+    model = request.getfixturevalue(fixture.processes_model or fixture.model)
     monkeypatch.chdir(tmp_path)
     data = fixture.write(tmp_path)
-    one = tailor.train(_config(tmp_path, name, model, data, fixture.config, batch=8))
+    settings = {**fixture.config, **fixture.processes_config}
+    one = tailor.train(_config(tmp_path, name, model, data, settings, batch=8))
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     launched = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "tailor", "train",
-                               str(_config(tmp_path, name, model, data, fixture.config, batch=4))],
+                               str(_config(tmp_path, name, model, data, settings, batch=4))],
                               capture_output=True, text=True, env=env, timeout=300)
     assert launched.returncode == 0, launched.stderr[-3000:]
     two_dir = tmp_path / "run-4"

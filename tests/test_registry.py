@@ -46,10 +46,11 @@ def test_task_implements_the_protocol(name):
 @pytest.mark.parametrize("alias", sorted(EMBEDDED))
 def test_embedded_model_is_installed_and_serves_registered_tasks(alias):
     model = EMBEDDED[alias]
-    if model.gguf:  # converted on first use (test_slow covers that); here: the shipped file is there
+    if model.shipped_file:  # converted on first use (test_slow covers that); here: the shipped file is there
         import importlib.util
 
-        assert (Path(importlib.util.find_spec(model.package).submodule_search_locations[0]) / model.gguf).is_file()
+        package = Path(importlib.util.find_spec(model.package).submodule_search_locations[0])
+        assert (package / model.subdir / model.shipped_file).is_file()
     else:
         assert (model.path() / "config.json").exists()
     assert set(model.tasks) <= set(TASKS)
@@ -58,6 +59,6 @@ def test_embedded_model_is_installed_and_serves_registered_tasks(alias):
 def test_cli_lists_the_registry(cli):
     code, out, _ = cli("tasks")
     assert code == 0 and [line.split()[0] for line in out.splitlines()[::2]] == list(TASKS)
-    assert "learns tags from a tokenizer's inputs; default model minilm; metrics f1, precision, recall" in out
+    assert "learns tags from tokenizer inputs; default model minilm; metrics f1, precision, recall" in out
     code, out, _ = cli("models")
     assert code == 0 and all(f"{alias} " in out for alias in EMBEDDED)

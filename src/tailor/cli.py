@@ -66,8 +66,11 @@ def predict(
     text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
     text_pair: Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
                                                             "order, for a run trained with data.text_pair")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="file of inputs (same text column as training; "
-                                                              "CoNLL for token classification)")] = None,
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="an image file (or a folder of them) for "
+                                                                     "an image run (repeatable)")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="file of inputs (same text or image column as "
+                                                              "training; CoNLL for token classification; a folder "
+                                                              "of images)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
                                                                "eval.batch_size)")] = None,
@@ -76,9 +79,10 @@ def predict(
     from tailor.api import predict as run_prediction
     from tailor.predictions import write_predictions
 
-    if not text and data is None:
-        raise TailorError("predict: give --text \"...\" (repeatable) or --data FILE")
-    answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, data=data, batch_size=batch_size)
+    if not text and not image and data is None:
+        raise TailorError("predict: give --text \"...\" or --image PATH (repeatable), or --data FILE")
+    answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, images=image, data=data,
+                             batch_size=batch_size)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
@@ -148,7 +152,7 @@ def tasks():
     for name in TASKS:
         task = get_task(name)
         metrics = ", ".join(m.name for m in task.metrics)
-        typer.echo(f"{name:24} {task.summary}\n{'':24} learns {task.targets} from a {task.processor_kind}'s "
+        typer.echo(f"{name:24} {task.summary}\n{'':24} learns {task.targets} from {task.processor_kind} "
                    f"inputs; default model {task.default_model}; metrics {metrics}")
 
 

@@ -56,7 +56,8 @@ class DataSection(Section):
     (Task.columns); setting another one is an error that names the task."""
 
     train: Path | None = Field(None, description="training file: .csv .tsv .jsonl .json .parquet, a `datasets` "
-                                                 "folder saved with save_to_disk, or a task's own format (CoNLL)")
+                                                 "folder saved with save_to_disk, or a task's own format (CoNLL, "
+                                                 "a folder of images with one sub-folder per class)")
     eval: Path | float = Field(0.1, description="evaluation file, or a fraction of train held out "
                                                 "(stratified by label where the task has one, fixed seed)")
     test: Path | None = Field(None, description="optional test file, evaluated once at the end (never used to "
@@ -68,6 +69,8 @@ class DataSection(Section):
     tags: str = Field("tags", description="column with one tag per token (token classification, JSON rows)")
     spans: str = Field("spans", description="column with character-offset entity spans [{start, end, label}] "
                                             "beside data.text (token classification, JSON rows)")
+    image: str = Field("image", description="column with the image's path, relative to the data file (image "
+                                            "tasks, CSV/JSONL rows), or the Image feature of a `datasets` folder")
     max_length: int | None = Field(None, gt=1, description="longest input in tokens; longer ones are truncated, "
                                                            "split or dropped as the task says, and counted; "
                                                            "default per task")
@@ -84,7 +87,7 @@ class DataSection(Section):
 
 
 # Column keys of the data section: each task declares which of them it reads.
-COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans")
+COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans", "image")
 
 
 class TrainSection(Section):

@@ -24,7 +24,7 @@ def write_predictions(path: Path, answers: list[dict]) -> None:
 
 def _as_csv(answers: list[dict]) -> str:
     rows = [_flat(answer) for answer in answers]
-    columns = list(dict.fromkeys(["text", *(key for row in rows for key in row)]))
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
     writer.writeheader()

@@ -105,6 +105,34 @@ def normalize_label(value) -> str | None:
     return text or None
 
 
+def class_set(train: Examples, cfg) -> list[str]:
+    """The classes of a classification task, from its training labels, in a stable order: integer-like
+    labels numerically (2 before 10), others alphabetically after them."""
+    labels = sorted(set(train.columns["label"]), key=_label_order)
+    if len(labels) < 2:
+        raise DataError(train.path, f"every one of the {len(train)} rows has the label '{labels[0]}'",
+                        "A classifier needs at least two classes; check data.label points at the label column",
+                        field=cfg.data.label)
+    return labels
+
+
+def check_known_classes(examples: Examples, labels: list[str], cfg) -> None:
+    """An evaluation label the model never learned is an error at its row, not a silent miss."""
+    allowed = set(labels)
+    for label, where in zip(examples.columns.get("label", []), examples.where):
+        if label not in allowed:
+            raise DataError(examples.path, f"label '{label}' never appears in the training data (known: "
+                            f"{', '.join(labels[:10])})", "Add training examples with this label or remove "
+                            "these rows", where=where, field=cfg.data.label)
+
+
+def _label_order(label: str):
+    try:
+        return (0, int(label), "")
+    except ValueError:
+        return (1, 0, label)
+
+
 def _describe(skipped: Counter) -> str:
     return ", ".join(f"{count} with {reason}" for reason, count in skipped.items())
 

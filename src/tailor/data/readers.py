@@ -35,7 +35,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", split: str = "train
     """Read any supported format. `split` picks the split of a saved DatasetDict folder."""
     path = Path(path)
     if not path.exists():
-        raise DataError(path, "file not found", _suggest_sibling(path))
+        raise DataError(path, "file not found", suggest_sibling(path))
     if path.is_dir():
         return _read_datasets_folder(path, split)
     if path.stat().st_size == 0:
@@ -181,7 +181,7 @@ def _from_records(path: Path, columns: list[str], rows: list[dict]) -> Table:
     return Table(path, columns, rows, [f"row {i + 1}" for i in range(len(rows))])
 
 
-def _suggest_sibling(path: Path) -> str:
+def suggest_sibling(path: Path) -> str:
     folder = path.parent if path.parent.exists() else None
     if folder is None:
         return f"The folder {path.parent} does not exist either; check the path (relative paths in a config " \

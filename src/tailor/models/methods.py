@@ -22,11 +22,11 @@ class TrainableSummary:
         return f"method {self.method}: {self.trainable:,} of {self.total:,} parameters train ({share:.2f}%)"
 
 
-def apply_method(model: nn.Module, cfg: Config, peft_task_type: str) -> tuple[nn.Module, TrainableSummary]:
+def apply_method(model: nn.Module, cfg: Config, task) -> tuple[nn.Module, TrainableSummary]:
     if cfg.method == "freeze":
         freeze_backbone(model, trainable_top_layers=cfg.freeze.layers)
     elif cfg.method == "lora":
-        model = add_lora(model, cfg, peft_task_type)
+        model = add_lora(model, cfg, task.peft_task_type, task.lora_head)
     if cfg.train.freeze_embeddings and cfg.method != "freeze":
         freeze_input_embeddings(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -54,6 +54,7 @@ def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
     backbone = model.base_model
     for parameter in backbone.parameters():
         parameter.requires_grad_(False)
+    keep_batchnorm_statistics(backbone)
     if trainable_top_layers:
         layers = transformer_layers(backbone)
         if trainable_top_layers > len(layers):
@@ -61,6 +62,24 @@ def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
         for layer in layers[len(layers) - trainable_top_layers:]:
             for parameter in layer.parameters():
                 parameter.requires_grad_(True)
+
+
+def keep_batchnorm_statistics(backbone: nn.Module) -> None:
+    """A frozen BatchNorm (a CNN's) keeps normalising with its pretrained running statistics: in
+    training mode it would normalise each batch by that batch's own statistics and overwrite the
+    running ones, so the frozen features would drift away from what the head learns on. Layers that
+    train again (freeze.layers) get their training mode back, as their weights do."""
+    for module in backbone.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.train = _frozen_train.__get__(module)
+            module.eval()
+
+
+def _frozen_train(self, mode: bool = True):
+    """Stand-in for nn.Module.train on a frozen BatchNorm: it stays in evaluation mode while its
+    weights are frozen (the trainer turns training mode on at every step)."""
+    trainable = any(parameter.requires_grad for parameter in self.parameters())
+    return nn.Module.train(self, mode and trainable)
 
 
 def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
@@ -72,15 +91,27 @@ def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
     return max(lists, key=len)
 
 
-def add_lora(model: nn.Module, cfg: Config, peft_task_type: str) -> nn.Module:
+def add_lora(model: nn.Module, cfg: Config, peft_task_type: str | None, head: tuple[str, ...] = ()) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(task_type=peft_task_type, r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
-                      lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.targets)
+                      lora_dropout=cfg.lora.dropout, target_modules=cfg.lora.targets,
+                      modules_to_save=list(head) or None)
     try:
         return get_peft_model(model, lora)
     except ValueError as exc:  # e.g. target modules not found in the model
+        if cfg.lora.targets in (None, "all-linear") and not _has_linear_layers(model, head):
+            model_type = getattr(model.config, "model_type", type(model).__name__)
+            raise ConfigError(f"method=lora adapts a model's linear layers (attention, MLP), and this {model_type} "
+                              "model is a convolutional network with none outside its head; use method=full or "
+                              "method=freeze, or name convolutions to adapt in lora.targets (e.g. "
+                              "lora.targets=[_project_conv] for EfficientNet's 1x1 convolutions)") from exc
         raise ConfigError(f"lora: {exc}") from exc
+
+
+def _has_linear_layers(model: nn.Module, head: tuple[str, ...]) -> bool:
+    return any(isinstance(module, nn.Linear) and name.split(".")[0] not in head
+               for name, module in model.named_modules())
 
 
 def merge_saved_adapter(folder, rebuild) -> None:

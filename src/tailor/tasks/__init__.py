@@ -17,6 +17,7 @@ TASKS: dict[str, str] = {
     "text-classification": "tailor.tasks.text_classification:TextClassification",
     "token-classification": "tailor.tasks.token_classification:TokenClassification",
     "chat": "tailor.tasks.chat:Chat",
+    "image-classification": "tailor.tasks.image_classification:ImageClassification",
 }
 
 

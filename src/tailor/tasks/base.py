@@ -40,6 +40,13 @@ class Metric:
     headline: bool = True  # shown in the end-of-run summary and the report's comparison table
 
 
+# What every classifier of one label per input reports (text, image ...): macro F1 first, the default
+# eval.metric, which a majority class cannot game on imbalanced data as it games accuracy.
+CLASS_METRICS = (Metric("f1_macro"), Metric("accuracy"), Metric("precision_macro", headline=False),
+                 Metric("recall_macro", headline=False), Metric("f1_weighted", headline=False),
+                 Metric("roc_auc", headline=False))
+
+
 @dataclass
 class Encoded:
     """Model inputs of a set of examples: a dataset the collator batches, each row's length (for
@@ -49,6 +56,7 @@ class Encoded:
     lengths: list[int]
     fit: Any  # has .count and .message(what) -> str | None
     extras: dict = field(default_factory=dict)  # what a task needs to map outputs back (e.g. word ids)
+    unit: str = "tokens"  # what `lengths` counts; training speed is reported per second in this unit
 
 
 # A loss that sees the data and the config: (model, inputs, num_items_in_batch) -> (loss, outputs).
@@ -64,7 +72,7 @@ class Task(Protocol):
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the default eval.metric
     # What is learned and from what (shown by `tailor tasks`; what later practices check against):
     targets: ClassVar[str]  # "classes" | "tags" | "text" (later: "spans", "numbers", ...)
-    processor_kind: ClassVar[str]  # "tokenizer" (later: "image-processor", "feature-extractor")
+    processor_kind: ClassVar[str]  # "tokenizer" | "image-processor" (later: "feature-extractor")
     columns: ClassVar[tuple[str, ...]]  # the data.* column keys this task reads
     # Settings of the shared sections that the config leaves open (None) and this task decides.
     defaults: ClassVar[dict[str, Any]]
@@ -74,7 +82,10 @@ class Task(Protocol):
     cpu_attention: ClassVar[str | None]
     pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
     pipeline_input: ClassVar[str]  # what that pipeline is called with, for the model card's usage line
-    peft_task_type: ClassVar[str]
+    peft_task_type: ClassVar[str | None]  # None: peft has no task type for it (image models)
+    # Modules that train in full beside LoRA's adapters (the new task head), where peft's task type
+    # does not keep them trainable already.
+    lora_head: ClassVar[tuple[str, ...]]
 
     def processor(self, location: str, cfg: Config, **load_kwargs) -> Any:
         """What turns raw inputs into model inputs (a tokenizer for text tasks)."""
@@ -85,8 +96,10 @@ class Task(Protocol):
 
     def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs) -> Any: ...
 
-    def encode(self, examples: Examples, processor, cfg: Config, labels: list[str] | None) -> Encoded:
-        """Model inputs (with targets when `labels` is given and the examples have them)."""
+    def encode(self, examples: Examples, processor, cfg: Config, labels: list[str] | None, *,
+               training: bool = False) -> Encoded:
+        """Model inputs (with targets when `labels` is given and the examples have them); `training`
+        marks the training set (augmented where the task augments)."""
 
     def collator(self, processor, cfg: Config) -> Callable: ...
 

@@ -47,6 +47,7 @@ class Chat:
     pipeline_tag: ClassVar[str] = "text-generation"
     pipeline_input: ClassVar[str] = '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
+    lora_head: ClassVar[tuple] = ()
     # Rows of 512 tokens, 4 per step, activations recomputed in the backward pass: measured against
     # TRL's defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).
     defaults: ClassVar[dict] = {"method": "lora", "data.max_length": 512, "train.batch_size": 4,
@@ -83,7 +84,8 @@ class Chat:
 
         return AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **load_kwargs)
 
-    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None) -> Encoded:
+    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
+               training: bool = False) -> Encoded:
         from datasets import Dataset
 
         from tailor.data.chat_tokens import LengthReport, encode_example, fit_length

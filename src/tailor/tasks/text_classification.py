@@ -9,10 +9,9 @@ import numpy as np
 from pydantic import Field as Option
 
 from tailor.config import Config, TaskOptions
-from tailor.data.examples import Examples
+from tailor.data.examples import Examples, check_known_classes, class_set
 from tailor.data.loading import TaskData, read_columns
-from tailor.errors import DataError
-from tailor.tasks.base import Encoded, Field, Metric
+from tailor.tasks.base import CLASS_METRICS, Encoded, Field
 
 
 class TextClassificationOptions(TaskOptions):
@@ -25,15 +24,14 @@ class TextClassification:
     summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
     default_model: ClassVar[str] = "minilm"
     Options: ClassVar = TextClassificationOptions
-    metrics: ClassVar = (Metric("f1_macro"), Metric("accuracy"), Metric("precision_macro", headline=False),
-                         Metric("recall_macro", headline=False), Metric("f1_weighted", headline=False),
-                         Metric("roc_auc", headline=False))
+    metrics: ClassVar = CLASS_METRICS
     targets: ClassVar[str] = "classes"
     processor_kind: ClassVar[str] = "tokenizer"
     columns: ClassVar = ("text", "text_pair", "label")
     pipeline_tag: ClassVar[str] = "text-classification"
     pipeline_input: ClassVar[str] = '"your text here"'
     peft_task_type: ClassVar[str] = "SEQ_CLS"
+    lora_head: ClassVar[tuple] = ()
     # Batch 8: on a CPU, small batches reach a given accuracy soonest (more updates per second of
     # compute); measured on the tweets in benchmarks/ (time to 0.90: batch 8 90 s, 16 112 s, 32 147 s).
     # Dropout 0: on a CPU, drawing dropout's random masks costs ~20% of a MiniLM step (~7 ns per
@@ -64,39 +62,20 @@ class TextClassification:
         return read_columns(path, fields, cfg, split=split)
 
     def label_set(self, train: Examples, cfg: Config) -> list[str]:
-        labels = sorted(set(train.columns["label"]), key=_label_order)
-        if len(labels) < 2:
-            raise DataError(train.path, f"every one of the {len(train)} rows has the label '{labels[0]}'",
-                            "A classifier needs at least two classes; check data.label points at the label column",
-                            field=cfg.data.label)
-        return labels
+        return class_set(train, cfg)
 
     def check_labels(self, examples: Examples, labels: list[str], cfg: Config) -> None:
-        allowed = set(labels)
-        for label, where in zip(examples.columns.get("label", []), examples.where):
-            if label not in allowed:
-                raise DataError(examples.path, f"label '{label}' never appears in the training data (known: "
-                                f"{', '.join(labels[:10])})", "Add training examples with this label or remove "
-                                "these rows", where=where, field=cfg.data.label)
+        check_known_classes(examples, labels, cfg)
 
     def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
-        from tailor.models.loading import quiet_load_report
+        from tailor.models.loading import with_new_head
 
-        labels = data.labels
-        with quiet_load_report():  # "classifier MISSING" is expected: the head is new
-            return AutoModelForSequenceClassification.from_pretrained(
-                location,
-                num_labels=len(labels),
-                id2label=dict(enumerate(labels)),
-                label2id={label: i for i, label in enumerate(labels)},
-                # A model fine-tuned before on other labels gets a fresh head of the right size.
-                ignore_mismatched_sizes=True,
-                **load_kwargs,
-            )
+        return with_new_head(AutoModelForSequenceClassification, location, data.labels, **load_kwargs)
 
-    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None) -> Encoded:
+    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
+               training: bool = False) -> Encoded:
         """Tokenize without padding (the collator pads each batch to its own longest row)."""
         from datasets import Dataset
 
@@ -121,13 +100,9 @@ class TextClassification:
         return cross_entropy
 
     def training_metrics(self, cfg: Config, labels: list[str]):
-        from tailor.evaluation.classification import summary_metrics
+        from tailor.evaluation.classification import training_metrics
 
-        def compute(eval_pred) -> dict[str, float]:
-            predicted, label_ids = eval_pred  # the engine keeps the predicted ids, not the logits
-            return summary_metrics(np.asarray(label_ids), np.asarray(predicted))
-
-        return compute
+        return training_metrics()
 
     def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
         """The majority class and (optionally) TF-IDF + logistic regression: the bars to clear."""
@@ -141,11 +116,9 @@ class TextClassification:
         return text_report(data, tokenizer, cfg)
 
     def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
-        from tailor.evaluation.report import confusion_figure, per_label_table
+        from tailor.evaluation.report import class_sections
 
-        evaluation = metrics["eval"]
-        return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
-                ("Per class", per_label_table(evaluation.get("per_class")))]
+        return class_sections(metrics)
 
     def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
         """A LoRA run's adapter is merged into plain weights, so model/ loads with transformers alone."""
@@ -159,42 +132,20 @@ class TextClassification:
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
-        from tailor.evaluation.classification import classification_metrics
+        from tailor.evaluation.classification import classification_metrics, model_labels
 
-        labels = _model_labels(model)
+        labels = model_labels(model)
         label2id = {label: i for i, label in enumerate(labels)}
         truth = np.array([label2id[label] for label in examples.columns["label"]])
         return classification_metrics(truth, self.probabilities(model, tokenizer, examples, cfg, batch_size), labels)
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
-        names = _model_labels(model)
-        answers = []
-        for row in self.probabilities(model, tokenizer, examples, cfg, batch_size):
-            best = int(row.argmax())
-            answers.append({"label": names[best], "score": round(float(row[best]), 6),
-                            "probabilities": {name: round(float(p), 6) for name, p in zip(names, row)}})
-        return answers
+        from tailor.evaluation.classification import class_answers, model_labels
+
+        return class_answers(self.probabilities(model, tokenizer, examples, cfg, batch_size), model_labels(model))
 
     def probabilities(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> np.ndarray:
-        """Class probabilities in input order (rows x classes: small, whatever the data size)."""
-        import torch
-
-        from tailor.training.inference import forward_batches
+        from tailor.evaluation.classification import class_probabilities
 
         encoded = self.encode(examples, tokenizer, cfg, labels=None)
-        result = np.zeros((len(examples), model.config.num_labels), dtype=np.float32)
-        for rows, _, outputs in forward_batches(model, encoded, self.collator(tokenizer, cfg), batch_size):
-            result[rows] = torch.softmax(outputs.logits.float(), -1).cpu().numpy()
-        return result
-
-
-def _model_labels(model) -> list[str]:
-    return [model.config.id2label[i] for i in range(model.config.num_labels)]
-
-
-def _label_order(label: str):
-    """Integer-like labels sort numerically (2 before 10); others alphabetically, after numbers."""
-    try:
-        return (0, int(label), "")
-    except ValueError:
-        return (1, 0, label)
+        return class_probabilities(model, encoded, self.collator(tokenizer, cfg), batch_size)

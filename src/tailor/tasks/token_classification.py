@@ -44,6 +44,7 @@ class TokenClassification:
     # the first sub-token of each word carries its tag (as trained): whole words come back
     pipeline_input: ClassVar[str] = '"your text here", aggregation_strategy="first"'
     peft_task_type: ClassVar[str] = "TOKEN_CLS"
+    lora_head: ClassVar[tuple] = ()
     # Sentences are short (CoNLL news ~14 words, tweets ~20): batches of 8 and 128 sub-tokens, as for
     # classification; no dropout and eager attention on a CPU for the same measured reasons.
     # 5 epochs at lr 1e-4: on 1,600 CoNLL-2003 sentences (benchmarks/ner_news.py, MiniLM, one seed)
@@ -99,16 +100,12 @@ class TokenClassification:
     def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
         from transformers import AutoModelForTokenClassification
 
-        from tailor.models.loading import quiet_load_report
+        from tailor.models.loading import with_new_head
 
-        labels = data.labels
-        with quiet_load_report():  # the tagging head is new
-            return AutoModelForTokenClassification.from_pretrained(
-                location, num_labels=len(labels), id2label=dict(enumerate(labels)),
-                label2id={label: i for i, label in enumerate(labels)}, ignore_mismatched_sizes=True,
-                **load_kwargs)
+        return with_new_head(AutoModelForTokenClassification, location, data.labels, **load_kwargs)
 
-    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None) -> Encoded:
+    def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
+               training: bool = False) -> Encoded:
         """Sub-tokens of each sentence (windows of whole words where it is too long); the first
         sub-token of a word carries its tag, the others and the special tokens are ignored."""
         from datasets import Dataset
@@ -226,10 +223,11 @@ class TokenClassification:
         batch (only the winning tag and its probability are kept, never the logits)."""
         import torch
 
+        from tailor.evaluation.classification import model_labels
         from tailor.training.inference import forward_batches
 
         encoded = self.encode(examples, tokenizer, cfg, labels=None)
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        names = model_labels(model)
         tags = [[None] * len(words) for words in examples.columns["tokens"]]
         scores = [[0.0] * len(words) for words in examples.columns["tokens"]]
         windows, word_ids = encoded.extras["windows"], encoded.extras["word_ids"]

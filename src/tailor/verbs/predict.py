@@ -9,15 +9,26 @@ from tailor.verbs.common import load_run
 
 
 def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Path | None = None, *,
-            text_pairs: list[str] | None = None, batch_size: int | None = None) -> list[dict]:
-    """Answers of a trained run for new texts, or for every row of a file (labels not needed)."""
+            text_pairs: list[str] | None = None, images: list[str | Path] | None = None,
+            batch_size: int | None = None) -> list[dict]:
+    """Answers of a trained run for new texts or images, or for every row of a file (or every image
+    of a folder); labels are not needed."""
     from tailor.data.examples import Examples
 
-    if not texts and data is None:
-        raise ConfigError("predict: give texts (--text \"...\", repeatable) or a file of inputs (--data FILE)")
+    if not texts and not images and data is None:
+        raise ConfigError("predict: give texts (--text \"...\", repeatable), images (--image PATH, repeatable) or "
+                          "a file or folder of inputs (--data PATH)")
     cfg, task, model, processor = load_run(run_dir)
+    reads_images = "image" in task.columns
+    if data is None and bool(images) != reads_images:
+        given, wanted = ("--image", "--text") if images else ("--text", "--image")
+        raise ConfigError(f"this {task.name} run takes its inputs with {wanted}, not {given}")
     if data is not None:
         examples = task.read(Path(data), cfg, targets=False)
+    elif images:
+        from tailor.data.images import images_from_paths
+
+        examples = images_from_paths(list(images))
     else:
         columns = {"text": list(texts or [])}
         _check_text_pairs(columns["text"], text_pairs, cfg.data.text_pair)
@@ -25,8 +36,9 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
             columns["text_pair"] = list(text_pairs)
         examples = Examples(Path("<command line>"), columns, [f"text {i + 1}" for i in range(len(columns["text"]))])
     answers = task.predict(model, processor, examples, cfg, batch_size or cfg.eval.batch_size)
-    for answer, text in zip(answers, examples.columns.get("text", [])):
-        answer.setdefault("text", text)
+    if "text" in examples.columns:  # the input first, as it reads best in a file of answers
+        answers = [answer if "text" in answer else {"text": text, **answer}
+                   for answer, text in zip(answers, examples.columns["text"])]
     return answers
 
 

@@ -6,6 +6,7 @@ check the data and build the model, only the main process touches the run folder
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
-    train_set = task.encode(data.train, processor, cfg, data.labels)
+    train_set = task.encode(data.train, processor, cfg, data.labels, training=True)
     eval_set = task.encode(data.eval, processor, cfg, data.labels)
     notes = _tell_about_data(data, train_set.fit, eval_set.fit)
     model, trainable, rebuild = _build(task, source, cfg, data)
@@ -78,7 +79,7 @@ def _build(task, source, cfg: Config, data):
 
     model = rebuild()
     apply_model_settings(model, cfg, task.cpu_attention)  # before LoRA, whose own dropout is lora.dropout
-    model, trainable = apply_method(model, cfg, task.peft_task_type)
+    model, trainable = apply_method(model, cfg, task)
     return model, trainable, rebuild
 
 
@@ -107,7 +108,7 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
         "steps": result.global_step, "runtime_s": round(result.runtime_s, 1),
         "samples_per_s": round(result.samples_per_s, 2),
         # rows differ in size between tasks (a packed chat row holds many examples): tokens compare
-        "tokens_per_s": round(result.samples_per_s * _mean(train_set.lengths), 1),
+        f"{train_set.unit}_per_s": round(result.samples_per_s * _mean(train_set.lengths), 1),
         "precision": result.precision, "method": cfg.method, "trainable_parameters": trainable.trainable,
         "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint,
         "processes": processes, "batch_per_process": cfg.train.batch_size, "grad_accum": cfg.train.grad_accum,
@@ -144,6 +145,8 @@ def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
     atomic_write_json(run.metrics, metrics)
     atomic_write_json(run.history, history)
     task = get_task(metrics["task"])
+    config = run.model / "config.json"  # absent when model/ holds a LoRA adapter (chat)
+    model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.exists() else None
     atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8"),
-                                                          task.pipeline_input))
+                                                          task.pipeline_input, model_type))
     write_report(run.report, metrics, history, task)
