@@ -120,7 +120,8 @@ class TrainSection(Section):
                                                                    "per task (on for chat, off for classification)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
-                            "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32")
+                            "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32; on a CPU a task may have "
+                            "measured otherwise (image classification: fp32 with channels-last weights)")
 
 
 class EvalSection(Section):

@@ -80,6 +80,9 @@ class Task(Protocol):
     # The attention kernel measured fastest for this task's usual shapes when training on a CPU
     # (model.attention=auto); None keeps transformers' default.
     cpu_attention: ClassVar[str | None]
+    # The precision measured best for this task's models when training on a CPU (train.precision=auto);
+    # None: bf16 mixed precision where the CPU computes bf16 natively, else fp32.
+    cpu_precision: ClassVar[str | None]
     pipeline_tag: ClassVar[str]  # the Hugging Face pipeline that serves the saved model
     pipeline_input: ClassVar[str]  # what that pipeline is called with, for the model card's usage line
     peft_task_type: ClassVar[str | None]  # None: peft has no task type for it (image models)

@@ -57,6 +57,7 @@ class Chat:
     stratify_by: ClassVar[None] = None
     # sdpa: rows of 512 packed tokens trained 1.1-1.2x faster than with eager (SmolLM2, LoRA, CPU).
     cpu_attention: ClassVar[None] = None
+    cpu_precision: ClassVar[None] = None
 
     def processor(self, location: str, cfg: Config, **load_kwargs):
         from tailor.models.processors import load_tokenizer

@@ -80,11 +80,20 @@ class ImageClassification:
     pipeline_input: ClassVar[str] = '"photo.jpg"'
     peft_task_type: ClassVar[None] = None  # peft has no image task type: the head is kept by name
     lora_head: ClassVar[tuple] = ("classifier",)  # the head's name in every HF image classifier (and ours)
+    # Measured on 600 grey clothes photos, 5 classes, EfficientNet-Lite0 at 224 px on 2 cores
+    # (benchmarks/image_clothes.py): batch 16 at lr 3e-4 climbs to eval accuracy 0.875 by epoch 4 of
+    # 10 (1.3 s a step); at 1e-3 it stalls near 0.82. Dropout stays the model's own (0.2 before its
+    # head): unlike a text encoder's, it is one cheap mask per image.
     defaults: ClassVar[dict] = {"method": "full", "train.batch_size": 16, "eval.batch_size": 64,
-                                "train.epochs": 10, "train.lr": 1e-3, "train.gradient_checkpointing": False,
+                                "train.epochs": 10, "train.lr": 3e-4, "train.gradient_checkpointing": False,
                                 "lora.targets": "all-linear"}
     stratify_by: ClassVar[str] = "label"
     cpu_attention: ClassVar[None] = None
+    # fp32: a CNN trained under the CPU's bf16 autocast scores 2 points lower when served in fp32 (its
+    # BatchNorm statistics are gathered from bf16 activations: 0.855 vs 0.875 on the clothes benchmark,
+    # same checkpoint), and fp32 with channels-last weights is the faster step anyway (EfficientNet-
+    # Lite0, batch 16, 224 px: 1.09 s vs 1.43 s in bf16, 1.52 s in fp32 channels-first).
+    cpu_precision: ClassVar[str] = "fp32"
 
     def processor(self, location: str, cfg: Config, **load_kwargs):
         from tailor.data.image_transforms import load_image_processor
@@ -109,7 +118,7 @@ class ImageClassification:
         from tailor.models.loading import with_new_head
 
         register_own_architectures()
-        return with_new_head(AutoModelForImageClassification, location, data.labels, **load_kwargs)
+        return _channels_last(with_new_head(AutoModelForImageClassification, location, data.labels, **load_kwargs))
 
     def encode(self, examples: Examples, processor, cfg: Config, labels: list[str] | None, *,
                training: bool = False) -> Encoded:
@@ -177,7 +186,7 @@ class ImageClassification:
         from transformers import AutoModelForImageClassification
 
         register_own_architectures()
-        return AutoModelForImageClassification.from_pretrained(folder, **load_kwargs)
+        return _channels_last(AutoModelForImageClassification.from_pretrained(folder, **load_kwargs))
 
     def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics, model_labels
@@ -201,6 +210,14 @@ class ImageClassification:
 
         encoded = self.encode(examples, processor, cfg, labels=None)
         return class_probabilities(model, encoded, self.collator(processor, cfg), batch_size)
+
+
+def _channels_last(model):
+    """Convolution weights stored channels-last: oneDNN's fast layout on a CPU (and cuDNN's with
+    mixed precision); saved weights are the same values, a model's 2-D layers are untouched."""
+    import torch
+
+    return model.to(memory_format=torch.channels_last)
 
 
 def _misclassified(examples: Examples, truth: np.ndarray, probabilities: np.ndarray, labels: list[str]) -> list[dict]:

@@ -44,6 +44,7 @@ class TextClassification:
     # Training step medians, MiniLM, bf16, batch 8, dropout 0: eager 85 ms vs sdpa 142 ms at 36
     # tokens, 231 vs 324 ms at 128 (torch's CPU flash-attention backward is slow at these sizes).
     cpu_attention: ClassVar[str] = "eager"
+    cpu_precision: ClassVar[None] = None
 
     def processor(self, location: str, cfg: Config, **load_kwargs):
         from tailor.models.processors import load_tokenizer

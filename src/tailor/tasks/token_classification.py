@@ -55,6 +55,7 @@ class TokenClassification:
                                 "eval.batch_size": 64, "train.epochs": 5, "train.lr": 1e-4}
     stratify_by: ClassVar[None] = None
     cpu_attention: ClassVar[str] = "eager"
+    cpu_precision: ClassVar[None] = None
 
     def processor(self, location: str, cfg: Config, **load_kwargs):
         from tailor.errors import ModelError

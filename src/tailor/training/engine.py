@@ -51,7 +51,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
     none: then the eval loss decides) and optionally a loss that replaces the model's own."""
     from tailor.tasks.base import metric_named
 
-    precision = choose_precision(cfg.train.precision)
+    precision = choose_precision(cfg.train.precision, task.cpu_precision)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
@@ -166,12 +166,15 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
     return args
 
 
-def choose_precision(requested: str) -> str:
-    """'auto' picks bf16 mixed precision only where the hardware computes bf16 natively."""
+def choose_precision(requested: str, cpu_choice: str | None = None) -> str:
+    """'auto' picks bf16 mixed precision only where the hardware computes bf16 natively; on a CPU, a
+    task may have measured another choice for its models (`cpu_choice`)."""
     if requested != "auto":
         return requested
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if cpu_choice:
+        return cpu_choice
     native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     return "bf16" if native_bf16 else "fp32"
 
