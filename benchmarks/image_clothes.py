@@ -40,7 +40,7 @@ def random_init_folder() -> Path:
     from tailor.models.catalog import EMBEDDED
     from tailor.models.efficientnet_lite import EfficientNetLiteConfig, EfficientNetLiteForImageClassification
 
-    folder = WORK / "random-init"
+    folder = WORK / "random-init-model"
     EfficientNetLiteForImageClassification(EfficientNetLiteConfig()).save_pretrained(folder)
     AutoImageProcessor.from_pretrained(EMBEDDED["efficientnet-lite0"].path(), backend="pil").save_pretrained(folder)
     return folder
@@ -76,6 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--contender", choices=["pretrained", "random-init"], help="(internal) run one contender")
+    parser.add_argument("--reuse", action="store_true", help="keep a contender's result from an earlier run of this "
+                                                             "commit (benchmarks/work/clothes/<name>.json)")
     args = parser.parse_args()
     if args.contender:
         print(RESULT_PREFIX + json.dumps(run(args.contender, args.smoke)), flush=True)
@@ -86,6 +88,10 @@ def main() -> None:
 
     results = {}
     for contender in ("pretrained", "random-init"):
+        saved = WORK / f"{contender}.json"
+        if args.reuse and saved.exists():
+            results[contender] = json.loads(saved.read_text())
+            continue
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--contender", contender] + ["--smoke"] * args.smoke,
                               capture_output=True, text=True)
@@ -93,6 +99,7 @@ def main() -> None:
         if line is None:
             sys.exit(f"{contender} failed:\n{done.stderr[-3000:]}")
         results[contender] = {**json.loads(line[len(RESULT_PREFIX):]), "process_s": round(time.perf_counter() - started, 1)}
+        saved.write_text(json.dumps(results[contender]))
         print(contender, results[contender], flush=True)
     write_results(results, machine(), smoke=args.smoke)
 

@@ -450,5 +450,35 @@ def test_image_report_warns_of_imbalance_and_skipped_images(tmp_path):
     report = image_report(data, cfg())
     assert report["warnings"][:2] == [
         "imbalanced classes: 'cat' has 7 images, 'dog' only 2; judge the model by f1_macro rather than accuracy",
-        "train: 1 image would stop training (1 with unreadable image); fix them or set data.on_invalid=skip"]
+        "train: 1 image cannot be used (1 with unreadable image); training stops at the first unless "
+        "data.on_invalid=skip, which skips them"]
+    assert "train: skipped for unreadable image: dog/broken.jpg" in report["warnings"]
     assert report["sizes"]["smaller"] == 0 and "image_size" in report["sizes"]
+
+
+def test_a_photo_with_an_exif_orientation_is_read_upright(tmp_path):
+    """Phone cameras store pixels sideways with an orientation tag: the model sees what a viewer shows."""
+    from PIL import Image
+
+    from tailor.data.images import images_from_paths
+
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(photo, exif=exif)
+    image = images_from_paths([photo]).columns["image"][0]
+    assert image.load().size == (20, 40) and image.thumbnail(10).size == (5, 10)
+
+
+def test_a_class_folder_named_train_is_a_class(tmp_path):
+    """Vehicles: bus/, car/, train/ are classes (they hold images), not a split layout."""
+    from PIL import Image
+
+    from tailor.data.images import read_images
+
+    for label in ("bus", "car", "train"):
+        (tmp_path / "vehicles" / label).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / "vehicles" / label / "1.png")
+    examples = read_images(tmp_path / "vehicles", cfg())
+    assert examples.columns["label"] == ["bus", "car", "train"]
+    assert examples.notes[0] == "train: image folder, 3 classes, 3 images"

@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 
 from tailor.data.check import IMBALANCE_RATIO
-from tailor.data.images import ImageRef, mode_name
+from tailor.data.images import ImageRef, count, mode_name
 
 CHUNK = 1 << 20
 EXAMPLES_SHOWN = 3  # names quoted per finding: enough to look at, short enough for one line
@@ -37,7 +37,8 @@ def image_report(data, cfg, image_size: int | None = None) -> dict:
                     for name in splits if name != "train"},
     }
     report["label_percent"] = {name: _percent(counts) for name, counts in report["labels"].items()}
-    report["warnings"] = _warnings(report)
+    # which images were skipped, by name (the readers name a few per reason)
+    report["warnings"] = _warnings(report) + [w for examples in splits.values() for w in examples.warnings]
     report["lines"] = _lines(report)
     return report
 
@@ -113,13 +114,13 @@ def _warnings(report: dict) -> list[str]:
     for split, skipped in report["skipped"].items():
         if skipped:
             n = sum(skipped.values())
-            warnings.append(f"{split}: {_count(n, 'image')} would stop training (" +
+            warnings.append(f"{split}: {count(n, 'image')} cannot be used (" +
                             ", ".join(f"{n} with {why}" for why, n in skipped.items()) +
-                            "); fix them or set data.on_invalid=skip")
+                            "); training stops at the first unless data.on_invalid=skip, which skips them")
     duplicates = report["duplicates"]
     if duplicates["conflicting_labels"]:
         n = duplicates["conflicting_labels"]
-        warnings.append(f"{_count(n, 'image')} {'appears' if n == 1 else 'appear'} in train under different labels "
+        warnings.append(f"{count(n, 'image')} {'appears' if n == 1 else 'appear'} in train under different labels "
                         f"(e.g. {'; '.join(duplicates['conflict_examples'])}); check the labelling")
     for split, overlap in report["overlap"].items():
         if n := overlap["images"]:
@@ -153,7 +154,7 @@ def _lines(report: dict) -> list[str]:
                  f"{duplicates['conflicting_labels']} with conflicting labels")
     for split, overlap in report["overlap"].items():
         shown = f" (e.g. {'; '.join(overlap['examples'])})" if overlap["examples"] else ""
-        lines.append(f"train/{split} overlap: {_count(overlap['images'], 'identical image')}{shown}")
+        lines.append(f"train/{split} overlap: {count(overlap['images'], 'identical image')}{shown}")
     return lines
 
 
@@ -167,6 +168,3 @@ def _size_lines(sizes: dict) -> list[str]:
         line += f";  {sizes['smaller']} with a side under {sizes['image_size']} px (upscaled to the model's input)"
     return [line]
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -91,15 +91,16 @@ class TrainAugmentation:
             strength = options.color_jitter
             steps.append(K.ColorJitter(brightness=strength, contrast=strength, saturation=strength, p=0.8))
         self.steps = torch.nn.Sequential(*steps)
+        self.scale, self.offset = _rescaling(processor)
         self.mean, self.std = _normalisation(processor)
 
     def __call__(self, image) -> torch.Tensor:
-        """One PIL RGB image -> (3, side, side) normalised pixels."""
+        """One PIL RGB image -> (3, side, side) pixels, rescaled and normalised as the processor does."""
         image = _shrink(image, 2 * self.side)
         pixels = torch.from_numpy(np.array(image, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
         with torch.no_grad():
-            pixels = self.steps(pixels).clamp_(0.0, 1.0)[0]
-        return (pixels - self.mean) / self.std
+            pixels = self.steps(pixels).clamp_(0.0, 1.0)[0]  # kornia works on values in [0, 1]
+        return (pixels * self.scale - self.offset - self.mean) / self.std
 
 
 def _shrink(image, short_side: int):
@@ -113,6 +114,15 @@ def _shrink(image, short_side: int):
 
     return image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR,
                         reducing_gap=2.0)
+
+
+def _rescaling(processor) -> tuple[float, float]:
+    """From [0, 1] to what the processor's rescale step makes of 0..255 values: x * factor, minus 1
+    where it rescales with an offset (EfficientNet's processor maps to [-1, 1] that way)."""
+    if not getattr(processor, "do_rescale", True):
+        return 255.0, 0.0
+    factor = 255.0 * getattr(processor, "rescale_factor", 1 / 255)
+    return factor, 1.0 if getattr(processor, "rescale_offset", False) else 0.0
 
 
 def _normalisation(processor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,7 @@ _SUFFIX_LIST = ".jpg .jpeg .png .bmp .gif .webp .tif .tiff"
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid", "dev"), "test": ("test",)}
 _SPLIT_OF = {alias: split for split, aliases in SPLIT_FOLDERS.items() for alias in aliases}
 UNREADABLE_FIX = "Replace or delete the file, or set data.on_invalid=skip to skip unreadable images"
+SKIPPED_NAMED = 3  # with data.on_invalid=skip: the skipped images named per reason, so they can be found
 _ROW_FIX = "Fill it in or remove the row (or set data.on_invalid=skip to skip such rows)"
 _MODE_NAMES = {"L": "grey (L)", "1": "black-and-white (1)", "P": "palette (P)", "CMYK": "CMYK",
                "RGBA": "RGBA (transparency composited on white)", "LA": "grey with transparency (LA, composited "
@@ -55,18 +56,26 @@ class ImageRef:
         return Image.open(io.BytesIO(self.data) if self.data is not None else self.source)
 
     def load(self) -> Image.Image:
-        """Decoded, in RGB (what every image model is pretrained on)."""
+        """Decoded, upright, in RGB (what every image model is pretrained on)."""
         with self.open() as img:
-            return to_rgb(img)
+            return to_rgb(upright(img))
 
     def thumbnail(self, size: int) -> Image.Image:
         """RGB, fitting in size x size (the report's grid of misclassified images)."""
         with self.open() as img:
             if img.format == "JPEG":
                 img.draft(img.mode, (size, size))  # libjpeg decodes at 1/2..1/8 scale: much less work
-            rgb = to_rgb(img)
+            rgb = to_rgb(upright(img))
         rgb.thumbnail((size, size))
         return rgb
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """The image as a viewer shows it: phone cameras store pixels sideways and an EXIF orientation tag
+    saying how to turn them, which Pillow (and so the model) would otherwise ignore."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(img) if img.getexif().get(0x0112, 1) != 1 else img
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -147,6 +156,7 @@ class _Collected:
     def __init__(self, path: Path, on_invalid: str):
         self.path, self.skip, self.skipped = path, on_invalid == "skip", Counter()
         self.images, self.labels, self.where = [], [], []
+        self.skipped_names: dict[str, list[str]] = {}  # reason -> the first few skipped, to look at
 
     @contextmanager
     def example(self):
@@ -156,6 +166,10 @@ class _Collected:
             if not self.skip:
                 raise bad.error from bad.__cause__
             self.skipped[bad.reason] += 1
+            named = self.skipped_names.setdefault(bad.reason, [])
+            if len(named) < SKIPPED_NAMED:
+                error = bad.error  # a table's row, or an image file's path below the folder
+                named.append(error.where or os.path.relpath(error.file, self.path))
 
     def add(self, where: str, ref: ImageRef, label: str | None) -> None:
         self.images.append(ref)
@@ -169,7 +183,10 @@ class _Collected:
             raise DataError(self.path, f"every image was skipped ({reasons})", "Check the images and the settings")
         columns = {"image": self.images, **({"label": self.labels} if targets else {})}
         conversion = conversion_note(self.images) if modes_note else None
-        return Examples(self.path, columns, self.where, self.skipped, notes + ([conversion] if conversion else []))
+        named = [f"{self.path.name}: skipped for {reason}: {', '.join(names)}"
+                 f"{' ...' if self.skipped[reason] > len(names) else ''}" for reason, names in self.skipped_names.items()]
+        return Examples(self.path, columns, self.where, self.skipped, notes + ([conversion] if conversion else []),
+                        warnings=named)
 
 
 def read_images(path: Path, cfg, *, targets: bool = True, split: str = "train") -> Examples:
@@ -181,6 +198,9 @@ def read_images(path: Path, cfg, *, targets: bool = True, split: str = "train") 
             return _read_datasets_folder(path, cfg, targets, split)
         return _read_folder(path, targets, split, cfg.data.on_invalid)
     if path.suffix.lower() in IMAGE_SUFFIXES:
+        if not targets:
+            raise DataError(path, "is a single image", "Give it with --image PATH; --data takes a folder of images "
+                            "or a table (.csv .jsonl .parquet) with an image column")
         raise DataError(path, "is a single image", "Give a folder with one sub-folder of images per class, or a "
                         "table (.csv .jsonl .parquet) with an image column and a label column")
     return _read_table(path, cfg, targets, split)
@@ -210,7 +230,8 @@ def images_from_paths(paths: list[str | Path]) -> Examples:
 # ---- folders -------------------------------------------------------------------------------------
 
 def _read_folder(top: Path, targets: bool, split: str, on_invalid: str, *, modes_note: bool = True) -> Examples:
-    folder, layout, ignored = _split_folder(top, split)
+    # Inputs to predict: every image below the folder, whatever its layout (split folders included).
+    folder, layout, ignored = _split_folder(top, split) if targets else (top, "image folder", Counter())
     if targets:
         files, labels, classes, more = _class_images(folder, split)
         layout += f", {len(classes)} classes"
@@ -227,11 +248,11 @@ def _read_folder(top: Path, targets: bool, split: str, on_invalid: str, *, modes
             out.add(file.relative_to(folder).as_posix(), _checked(ImageRef(file), lambda reason: DataError(
                 file, f"cannot be read as an image ({reason})", UNREADABLE_FIX)), label)
     prefix, ignored = split if targets else folder.name, ignored + more
-    notes = [f"{prefix}: {layout}, {_count(len(out.where), 'image')}"]
+    notes = [f"{prefix}: {layout}, {count(len(out.where), 'image')}"]
     if ignored:  # hidden files are left out silently: .DS_Store, .ipynb_checkpoints are never data
         total, kinds = sum(ignored.values()), ", ".join(suffix for suffix, _ in ignored.most_common())
         are = "is not an image" if total == 1 else "are not images"
-        notes.append(f"{prefix}: ignored {_count(total, 'file')} that {are} ({kinds})")
+        notes.append(f"{prefix}: ignored {count(total, 'file')} that {are} ({kinds})")
     return out.examples(targets, notes, modes_note=modes_note)
 
 
@@ -240,7 +261,8 @@ def _split_folder(top: Path, split: str) -> tuple[Path, str, Counter]:
     layout, and the suffixes of the files at the top that are not images."""
     entries = _visible(top)
     folders = [p for p in entries if p.is_dir()]
-    splits = {p: _SPLIT_OF[p.name.lower()] for p in folders if p.name.lower() in _SPLIT_OF}
+    # A split folder holds class folders; a folder of images named "train" (a vehicle class) is a class.
+    splits = {p: _SPLIT_OF[p.name.lower()] for p in folders if p.name.lower() in _SPLIT_OF and _holds_folders(p)}
     # A class may be called "test" or "dev": split folders are taken as such only beside a train
     # folder, or when there is nothing else.
     if not splits or (len(splits) < len(folders) and "train" not in splits.values()):
@@ -252,7 +274,7 @@ def _split_folder(top: Path, split: str) -> tuple[Path, str, Counter]:
                         "delete them")
     images, ignored = _files(entries)
     if images:
-        raise DataError(top, f"has {_count(len(images), 'image')} directly in it (e.g. {images[0].name}), next "
+        raise DataError(top, f"has {count(len(images), 'image')} directly in it (e.g. {images[0].name}), next "
                         f"to the split folders ({names})", "Move each into a class folder inside a split folder, "
                         "or delete them")
     wanted = _SPLIT_OF.get(split.lower(), split)
@@ -268,6 +290,11 @@ def _split_folder(top: Path, split: str) -> tuple[Path, str, Counter]:
     return chosen[0], f"split folder '{chosen[0].name}' of image folder {top.name} (splits: {names})", ignored
 
 
+def _holds_folders(folder: Path) -> bool:
+    entries = _visible(folder)
+    return any(p.is_dir() for p in entries) and not _files(entries)[0]
+
+
 def _class_images(folder: Path, split: str) -> tuple[list[Path], list[str], list[str], Counter]:
     """Images below each class folder, their labels (the folder names), the classes, and the
     suffixes of the files that are not images."""
@@ -277,10 +304,10 @@ def _class_images(folder: Path, split: str) -> tuple[list[Path], list[str], list
         if not loose:
             raise DataError(folder, "has no images", f"Give a folder with one sub-folder of images per class "
                             f"({_SUFFIX_LIST})")
-        raise DataError(folder, f"has {_count(len(loose), 'image')} but no class folders", "Put the images in "
+        raise DataError(folder, f"has {count(len(loose), 'image')} but no class folders", "Put the images in "
                         "one sub-folder per class (e.g. cat/, dog/): the sub-folder names are the labels")
     if loose:
-        raise DataError(folder, f"has {_count(len(loose), 'image')} directly in it (e.g. {loose[0].name}), next "
+        raise DataError(folder, f"has {count(len(loose), 'image')} directly in it (e.g. {loose[0].name}), next "
                         "to the class folders", "Move each into its class folder (the sub-folder names are the "
                         "labels), or delete them")
     # Only train must have two classes: an evaluation folder may hold the images of one class.
@@ -291,7 +318,7 @@ def _class_images(folder: Path, split: str) -> tuple[list[Path], list[str], list
     for cls in classes:
         images, other = _walk(cls)
         if not images:
-            found = f", only {_count(sum(other.values()), 'other file')} ({', '.join(other)})" if other else ""
+            found = f", only {count(sum(other.values()), 'other file')} ({', '.join(other)})" if other else ""
             raise DataError(cls, f"the class folder has no images{found}", "Add images to it or delete the folder")
         files += images
         labels += [cls.name] * len(images)
@@ -334,7 +361,7 @@ def _read_table(path: Path, cfg, targets: bool, split: str) -> Examples:
     out = _read_rows(path, path.parent, rows, cfg, targets, normalize_label)
     stored = sum(ref.data is not None for ref in out.images)
     layout = f"table {path.name}" + (f", {len(set(out.labels))} classes" if targets else "")
-    return out.examples(targets, [f"{split if targets else path.name}: {layout}, {_count(len(out.where), 'image')}"
+    return out.examples(targets, [f"{split if targets else path.name}: {layout}, {count(len(out.where), 'image')}"
                                   + (f" ({stored} stored in the file)" if stored else "")])
 
 
@@ -371,7 +398,7 @@ def _read_datasets_folder(folder: Path, cfg, targets: bool, split: str) -> Examp
     classes = f", label column '{cfg.data.label}'{class_names}, {len(set(out.labels))} classes" if targets else ""
     where = f" (split '{picked}')" if picked else ""
     return out.examples(targets, [f"{split if targets else folder.name}: datasets folder{where}, image column "
-                                  f"'{column}'{found}{classes}, {_count(len(out.where), 'image')}"])
+                                  f"'{column}'{found}{classes}, {count(len(out.where), 'image')}"])
 
 
 def _dataset_rows(dataset, image: str, label: str | None, batch: int = 256):
@@ -440,12 +467,12 @@ def conversion_note(images: list[ImageRef]) -> str | None:
     if not modes:
         return None
     total, parts = sum(modes.values()), ", ".join(f"{n} {mode_name(mode)}" for mode, n in modes.most_common())
-    return f"{_count(total, 'image')} {'is' if total == 1 else 'are'} converted to RGB: {parts}"
+    return f"{count(total, 'image')} {'is' if total == 1 else 'are'} converted to RGB: {parts}"
 
 
 def mode_name(mode: str) -> str:
     return f"16-bit grey ({mode}, scaled to 8 bits)" if mode.startswith("I;16") else _MODE_NAMES.get(mode, mode)
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"

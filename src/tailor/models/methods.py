@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,7 @@ def apply_method(model: nn.Module, cfg: Config, task) -> tuple[nn.Module, Traina
         freeze_backbone(model, trainable_top_layers=cfg.freeze.layers)
     elif cfg.method == "lora":
         model = add_lora(model, cfg, task.peft_task_type, task.lora_head)
+        keep_batchnorm_statistics(model)  # LoRA adapts convolutions; their BatchNorm stays as pretrained
     if cfg.train.freeze_embeddings and cfg.method != "freeze":
         freeze_input_embeddings(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -67,11 +69,12 @@ def freeze_backbone(model: nn.Module, trainable_top_layers: int = 0) -> None:
 def keep_batchnorm_statistics(backbone: nn.Module) -> None:
     """A frozen BatchNorm (a CNN's) keeps normalising with its pretrained running statistics: in
     training mode it would normalise each batch by that batch's own statistics and overwrite the
-    running ones, so the frozen features would drift away from what the head learns on. Layers that
+    running ones, so the frozen features would drift away from what the head learns on (and a LoRA
+    adapter is saved without them: model/ would not be the model that was evaluated). Layers that
     train again (freeze.layers) get their training mode back, as their weights do."""
     for module in backbone.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.train = _frozen_train.__get__(module)
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in module.parameters()):
+            module.train = functools.partial(_frozen_train, module)  # a partial pickles; a bound method does not
             module.eval()
 
 

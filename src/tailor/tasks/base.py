@@ -179,3 +179,64 @@ def metric_named(task: Task, name: str) -> Metric:
 
     names = ", ".join([m.name for m in task.metrics] + ["loss"])
     raise ConfigError(f"eval.metric={name} is not a metric of task {task.name} (it has: {names})")
+
+
+class OneLabelPerInput:
+    """What a classifier of one label per input does the same way whatever its inputs are (text,
+    image): classes from the training labels, cross-entropy, macro metrics in the loop, class
+    probabilities batch by batch, a LoRA adapter merged on save. A task mixes it in and supplies
+    read, processor, encode, collator, build_model and load_model."""
+
+    def label_set(self, train: Examples, cfg: Config) -> list[str]:
+        from tailor.data.examples import class_set
+
+        return class_set(train, cfg)
+
+    def check_labels(self, examples: Examples, labels: list[str], cfg: Config) -> None:
+        from tailor.data.examples import check_known_classes
+
+        check_known_classes(examples, labels, cfg)
+
+    def loss(self, cfg: Config, data: TaskData):
+        from tailor.training.losses import cross_entropy
+
+        return cross_entropy
+
+    def training_metrics(self, cfg: Config, labels: list[str]):
+        from tailor.evaluation.classification import training_metrics
+
+        return training_metrics()
+
+    def finish_saved_model(self, folder: Path, model, processor, rebuild: Callable[[], Any]) -> None:
+        """A LoRA run's adapter is merged into plain weights, so model/ loads with transformers alone."""
+        from tailor.models.methods import merge_saved_adapter
+
+        merge_saved_adapter(folder, rebuild)
+
+    def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
+        from tailor.evaluation.classification import classification_metrics
+
+        return classification_metrics(*self.scored(model, processor, examples, cfg, batch_size))
+
+    def predict(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
+        from tailor.evaluation.classification import class_answers, model_labels
+
+        return class_answers(self.probabilities(model, processor, examples, cfg, batch_size), model_labels(model))
+
+    def scored(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
+        """(true class ids, probabilities, class names) of labelled examples."""
+        import numpy as np
+
+        from tailor.evaluation.classification import model_labels
+
+        labels = model_labels(model)
+        label2id = {label: i for i, label in enumerate(labels)}
+        truth = np.array([label2id[label] for label in examples.columns["label"]])
+        return truth, self.probabilities(model, processor, examples, cfg, batch_size), labels
+
+    def probabilities(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
+        """Class probabilities in input order (rows x classes: small, whatever the data size)."""
+        from tailor.evaluation.classification import class_probabilities
+
+        encoded = self.encode(examples, processor, cfg, labels=None)
+        return class_probabilities(model, encoded, self.collator(processor, cfg), batch_size)

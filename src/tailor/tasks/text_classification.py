@@ -9,9 +9,9 @@ import numpy as np
 from pydantic import Field as Option
 
 from tailor.config import Config, TaskOptions
-from tailor.data.examples import Examples, check_known_classes, class_set
+from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
-from tailor.tasks.base import CLASS_METRICS, Encoded, Field
+from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput
 
 
 class TextClassificationOptions(TaskOptions):
@@ -19,7 +19,7 @@ class TextClassificationOptions(TaskOptions):
                                                         "fine-tuned model has to clear")
 
 
-class TextClassification:
+class TextClassification(OneLabelPerInput):
     name: ClassVar[str] = "text-classification"
     summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
     default_model: ClassVar[str] = "minilm"
@@ -62,12 +62,6 @@ class TextClassification:
         fields = [f for f in self.fields(cfg) if targets or f.kind != "label"]
         return read_columns(path, fields, cfg, split=split)
 
-    def label_set(self, train: Examples, cfg: Config) -> list[str]:
-        return class_set(train, cfg)
-
-    def check_labels(self, examples: Examples, labels: list[str], cfg: Config) -> None:
-        check_known_classes(examples, labels, cfg)
-
     def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
@@ -95,16 +89,6 @@ class TextClassification:
 
         return DataCollatorWithPadding(tokenizer)
 
-    def loss(self, cfg: Config, data: TaskData):
-        from tailor.training.losses import cross_entropy
-
-        return cross_entropy
-
-    def training_metrics(self, cfg: Config, labels: list[str]):
-        from tailor.evaluation.classification import training_metrics
-
-        return training_metrics()
-
     def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
         """The majority class and (optionally) TF-IDF + logistic regression: the bars to clear."""
         from tailor.evaluation.classification import classical_baselines
@@ -121,32 +105,7 @@ class TextClassification:
 
         return class_sections(metrics)
 
-    def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
-        """A LoRA run's adapter is merged into plain weights, so model/ loads with transformers alone."""
-        from tailor.models.methods import merge_saved_adapter
-
-        merge_saved_adapter(folder, rebuild)
-
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
-
-    def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
-        from tailor.evaluation.classification import classification_metrics, model_labels
-
-        labels = model_labels(model)
-        label2id = {label: i for i, label in enumerate(labels)}
-        truth = np.array([label2id[label] for label in examples.columns["label"]])
-        return classification_metrics(truth, self.probabilities(model, tokenizer, examples, cfg, batch_size), labels)
-
-    def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
-        from tailor.evaluation.classification import class_answers, model_labels
-
-        return class_answers(self.probabilities(model, tokenizer, examples, cfg, batch_size), model_labels(model))
-
-    def probabilities(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> np.ndarray:
-        from tailor.evaluation.classification import class_probabilities
-
-        encoded = self.encode(examples, tokenizer, cfg, labels=None)
-        return class_probabilities(model, encoded, self.collator(tokenizer, cfg), batch_size)

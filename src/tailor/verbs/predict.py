@@ -18,6 +18,9 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     if not texts and not images and data is None:
         raise ConfigError("predict: give texts (--text \"...\", repeatable), images (--image PATH, repeatable) or "
                           "a file or folder of inputs (--data PATH)")
+    given = [flag for flag, value in (("--text", texts), ("--image", images), ("--data", data)) if value]
+    if len(given) > 1:
+        raise ConfigError(f"predict: give one kind of input, not {' and '.join(given)}")
     cfg, task, model, processor = load_run(run_dir)
     reads_images = "image" in task.columns
     if data is None and bool(images) != reads_images:
