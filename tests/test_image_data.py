@@ -482,3 +482,18 @@ def test_a_class_folder_named_train_is_a_class(tmp_path):
     examples = read_images(tmp_path / "vehicles", cfg())
     assert examples.columns["label"] == ["bus", "car", "train"]
     assert examples.notes[0] == "train: image folder, 3 classes, 3 images"
+
+
+def test_a_validation_split_folder_left_unused_is_said(tmp_path):
+    from PIL import Image
+
+    from tailor.data.images import read_images
+
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            (tmp_path / "pets" / split / label).mkdir(parents=True)
+            Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / "pets" / split / label / "1.png")
+    assert read_images(tmp_path / "pets", cfg()).warnings == [
+        f"pets/val is not used: data.eval holds out 0.1 of train instead; set data.eval to {tmp_path / 'pets'} to "
+        "evaluate on it"]
+    assert read_images(tmp_path / "pets", cfg(eval=str(tmp_path / "pets"))).warnings == []

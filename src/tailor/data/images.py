@@ -196,7 +196,12 @@ def read_images(path: Path, cfg, *, targets: bool = True, split: str = "train") 
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
             return _read_datasets_folder(path, cfg, targets, split)
-        return _read_folder(path, targets, split, cfg.data.on_invalid)
+        examples = _read_folder(path, targets, split, cfg.data.on_invalid)
+        validation = _split_named(path, "validation") if split == "train" and isinstance(cfg.data.eval, float) else None
+        if validation:  # the user's own validation images would otherwise be silently unused
+            examples.warnings.append(f"{path.name}/{validation.name} is not used: data.eval holds out {cfg.data.eval:g} "
+                                     f"of train instead; set data.eval to {path} to evaluate on it")
+        return examples
     if path.suffix.lower() in IMAGE_SUFFIXES:
         if not targets:
             raise DataError(path, "is a single image", "Give it with --image PATH; --data takes a folder of images "
@@ -288,6 +293,14 @@ def _split_folder(top: Path, split: str) -> tuple[Path, str, Counter]:
         raise DataError(top, problem, fix.get(wanted, f"Add a {wanted} folder with one sub-folder per class")
                         if not chosen else "Keep one of them")
     return chosen[0], f"split folder '{chosen[0].name}' of image folder {top.name} (splits: {names})", ignored
+
+
+def _split_named(top: Path, split: str) -> Path | None:
+    """The folder of `split` when `top` is a split layout (see _split_folder), else None."""
+    folders = [p for p in _visible(top) if p.is_dir() and _holds_folders(p)]
+    if not any(_SPLIT_OF.get(p.name.lower()) == "train" for p in folders):
+        return None
+    return next((p for p in folders if _SPLIT_OF.get(p.name.lower()) == split), None)
 
 
 def _holds_folders(folder: Path) -> bool:
