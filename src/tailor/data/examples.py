@@ -44,11 +44,7 @@ def select_fields(table: Table, fields: list["Field"], on_invalid: str = "error"
     """Pick the task's fields out of every row. Empty text or a missing label is an error, or a
     counted skip when on_invalid="skip"."""
     for spec in fields:
-        if spec.column not in table.columns:
-            present = ", ".join(table.columns[:20]) + (" ..." if len(table.columns) > 20 else "")
-            raise DataError(table.path, "no such column",
-                            f"The file has columns: {present}. Set {spec.config_key}=<one of them>",
-                            field=spec.column)
+        require_column(table.path, table.columns, spec.column, spec.config_key)
     columns: dict[str, list] = {spec.role: [] for spec in fields}
     where: list[str] = []
     skipped: Counter = Counter()
@@ -67,6 +63,15 @@ def select_fields(table: Table, fields: list["Field"], on_invalid: str = "error"
     if not where:
         raise DataError(table.path, f"every row was skipped ({_describe(skipped)})", "Check the column settings")
     return Examples(table.path, columns, where, skipped)
+
+
+def require_column(path: Path, present: list[str], column: str, config_key: str, what: str = "file") -> None:
+    """A column the config names but the data lacks: the error lists the columns there are and the
+    config key to set."""
+    if column not in present:
+        shown = ", ".join(present[:20]) + (" ..." if len(present) > 20 else "")
+        raise DataError(path, "no such column", f"The {what} has columns: {shown}. Set {config_key}=<one of them>",
+                        field=column)
 
 
 def _row_values(row: dict, fields: list["Field"]):

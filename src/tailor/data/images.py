@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from PIL import Image, UnidentifiedImageError
 
-from tailor.data.examples import Examples, normalize_label
+from tailor.data.examples import Examples, normalize_label, require_column
 from tailor.data.readers import read_table, suggest_sibling
 from tailor.errors import DataError
 
@@ -424,13 +424,9 @@ def _dataset_rows(dataset, image: str, label: str | None, batch: int = 256):
 
 
 def _require_columns(path: Path, columns: list[str], cfg, targets: bool, what: str, image: str | None = None):
-    """A missing column names the ones present and the config key to set (as select_fields does)."""
-    wanted = [(image or cfg.data.image, "data.image")] + ([(cfg.data.label, "data.label")] if targets else [])
-    for column, key in wanted:
-        if column not in columns:
-            present = ", ".join(columns[:20]) + (" ..." if len(columns) > 20 else "")
-            raise DataError(path, "no such column", f"The {what} has columns: {present}. Set {key}=<one of them>",
-                            field=column)
+    require_column(path, columns, image or cfg.data.image, "data.image", what)
+    if targets:
+        require_column(path, columns, cfg.data.label, "data.label", what)
 
 
 def _read_rows(path: Path, base: Path, rows: Iterable[tuple], cfg, targets: bool, label_of) -> _Collected:
