@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from tailor.models.catalog import EMBEDDED
 from tailor.models import efficientnet_lite as lite
 from tailor.models.efficientnet_lite import (EfficientNetLiteConfig, EfficientNetLiteForImageClassification,
                                              EfficientNetLiteModel)
@@ -143,7 +144,7 @@ def test_pipeline_runs_on_a_tiny_model(tmp_path):
 @pytest.fixture(scope="module")
 def lite0(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lite0") / "efficientnet-lite0"  # convert creates it
-    lite.convert_checkpoint(lite.shipped_checkpoint(), folder)
+    lite.convert_checkpoint(EMBEDDED["efficientnet-lite0"].shipped_path(), folder)
     return folder
 
 
@@ -160,7 +161,7 @@ def test_shipped_checkpoint_converts_with_every_tensor_used(lite0):
     from transformers import AutoModelForImageClassification
 
     assert {p.name for p in lite0.iterdir()} >= {"config.json", "model.safetensors", "preprocessor_config.json"}
-    original = torch.load(lite.shipped_checkpoint(), map_location="cpu", weights_only=True)
+    original = torch.load(EMBEDDED["efficientnet-lite0"].shipped_path(), map_location="cpu", weights_only=True)
     saved = load_file(lite0 / "model.safetensors")
     assert len(original) == len(saved) == 296
     assert torch.equal(saved["classifier.weight"], original["_fc.weight"])

@@ -47,10 +47,7 @@ def test_task_implements_the_protocol(name):
 def test_embedded_model_is_installed_and_serves_registered_tasks(alias):
     model = EMBEDDED[alias]
     if model.shipped_file:  # converted on first use (test_slow covers that); here: the shipped file is there
-        import importlib.util
-
-        package = Path(importlib.util.find_spec(model.package).submodule_search_locations[0])
-        assert (package / model.subdir / model.shipped_file).is_file()
+        assert model.shipped_path().is_file()
     else:
         assert (model.path() / "config.json").exists()
     assert set(model.tasks) <= set(TASKS)

