@@ -40,7 +40,8 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--train", required=True, help="training CSV (text,sentiment)")
     parser.add_argument("--eval", required=True, help="evaluation CSV (text,sentiment)")
     parser.add_argument("--epochs", type=float, default=3)
-    parser.add_argument("--eval-every", type=int, default=512, help="evaluate every N training samples")
+    parser.add_argument("--eval-every", type=int, default=512, help="evaluate every N training samples; 0: once "
+                                                                     "per epoch")
     parser.add_argument("--max-length", type=int, default=64,
                         help="truncation length of expert.py and tailor (tutorial.py pads to 128)")
     parser.add_argument("--out", required=True, help="folder for checkpoints and the run")
@@ -52,6 +53,29 @@ def parse_args(description: str) -> argparse.Namespace:
 
 def eval_steps(eval_every: int, batch_size: int) -> int:
     return max(1, round(eval_every / batch_size))
+
+
+def eval_schedule(eval_every: int, batch_size: int) -> dict:
+    """TrainingArguments for the evaluations: every N samples (the time-to-accuracy view), or once
+    per epoch when N is 0 (the user's view: a script run as it is written)."""
+    if not eval_every:
+        return {"eval_strategy": "epoch"}
+    return {"eval_strategy": "steps", "eval_steps": eval_steps(eval_every, batch_size)}
+
+
+def mean_rows(cfg, train_csv: str) -> float:
+    """Mean rows a step of tailor's token-budget batches takes on this training file."""
+    import csv
+
+    from transformers import AutoTokenizer
+
+    from tailor.training.batching import BatchPlan
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    with open(train_csv, newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=cfg.data.max_length)["input_ids"]]
+    return BatchPlan.of(lengths, cfg.train.batch_tokens, cfg.train.batch_size).mean_rows
 
 
 def load_splits(train: str, eval: str):

@@ -29,8 +29,7 @@ training_args = TrainingArguments(
     lr_scheduler_type="linear",
     weight_decay=0.01,
     train_sampling_strategy="group_by_length",  # transformers 5 spelling of group_by_length=True
-    eval_strategy="steps",
-    eval_steps=common.eval_steps(args.eval_every, BATCH),
+    **common.eval_schedule(args.eval_every, BATCH),
     save_strategy="no",
     seed=args.train_seed,
 )

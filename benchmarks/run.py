@@ -25,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from data import WORK, majority_share, prepare  # noqa: E402
+from final_tables import write_final_results  # noqa: E402
 from tables import write_results  # noqa: E402
 
 CONTENDERS = {"tutorial": "tutorial.py", "expert": "expert.py", "tailor": "tailor_run.py"}
@@ -47,15 +48,20 @@ def options() -> argparse.Namespace:
                         help="extra tailor config override, e.g. train.precision=fp32 (repeatable)")
     parser.add_argument("--seed", type=int, default=13, help="seed of the data split")
     parser.add_argument("--repeats", type=int, default=3, help="runs per contender, training seeds 42, 43, ...")
+    parser.add_argument("--view", choices=["final", "curve"], default="final",
+                        help="final: every contender as written (one evaluation per epoch), whole-process time "
+                             "and final accuracy; curve: evaluations every --eval-every samples, time to accuracy")
     parser.add_argument("--smoke", action="store_true", help="200 train / 100 eval / 1 epoch, results in work/")
     parser.add_argument("--results", type=Path, default=None, help="results file stem (default: see above)")
     parser.add_argument("--tables-only", action="store_true",
-                        help="run nothing: write the results again from the runs saved in work/runs.json")
+                        help="run nothing: write the results again from the runs saved in work/runs-VIEW.json")
     args = parser.parse_args()
     if args.smoke:
         args.train_size, args.eval_size, args.epochs, args.eval_every, args.repeats = 200, 100, 1, 64, 1
-    default = WORK / "results-smoke" / "text_classification" if args.smoke else HERE / "results" / "text_classification"
-    args.results = args.results or default
+    if args.view == "final":
+        args.eval_every = 0
+    stem = "text_classification" + ("_final" if args.view == "final" else "")
+    args.results = args.results or (WORK / "results-smoke" if args.smoke else HERE / "results") / stem
     return args
 
 
@@ -138,8 +144,9 @@ def main() -> None:
     args = options()
     data = prepare(args.train_size, args.eval_size, args.seed)
     if args.tables_only:
-        saved = json.loads((WORK / "runs.json").read_text(encoding="utf-8"))
-        write_results(args, saved["machine"], saved["runs"], majority_share(data[1]))
+        saved = json.loads((WORK / f"runs-{args.view}.json").read_text(encoding="utf-8"))
+        write = write_final_results if args.view == "final" else write_results
+        write(args, saved["machine"], saved["runs"], majority_share(data[1]))
         return
     print(f"data: {data[0]} / {data[1]}", flush=True)
     host = machine()
@@ -148,12 +155,15 @@ def main() -> None:
           f"{(host['peak_bf16_flops'] or 0) / 1e9:.0f} GFLOP/s", flush=True)
     runs: dict[str, list[dict]] = {name: [] for name in args.only}
     for train_seed in range(42, 42 + args.repeats):
+        # Each round against the peak measured just before it: this VM's speed drifts by 3x.
+        round_peaks = {"fp32": gemm_peak("float32"), "bf16": gemm_peak("bfloat16") if host["bf16_native"] else None}
         for name in args.only:
-            runs[name].append(run_contender(name, data, args, train_seed))
+            runs[name].append({**run_contender(name, data, args, train_seed), "round_peaks": round_peaks})
             # Every finished run is kept at once: a failure later does not cost the hours before it.
-            (WORK / "runs.json").write_text(json.dumps({"machine": host, "runs": runs}), encoding="utf-8")
+            (WORK / f"runs-{args.view}.json").write_text(json.dumps({"machine": host, "runs": runs}), encoding="utf-8")
     measure_peaks(host)
-    write_results(args, host, runs, majority_share(data[1]))
+    write = write_final_results if args.view == "final" else write_results
+    write(args, host, runs, majority_share(data[1]))
 
 
 if __name__ == "__main__":

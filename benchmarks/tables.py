@@ -8,6 +8,8 @@ import json
 import statistics
 from pathlib import Path
 
+from final_tables import settings_text
+
 SPEEDUP_GOALS = {"tutorial": 5.0, "expert": 1.3}  # from the issue: tailor must be at least this much faster
 COLOURS = {"tutorial": "tab:red", "expert": "tab:blue", "tailor": "tab:green"}
 
@@ -114,7 +116,7 @@ def markdown(host: dict, args: argparse.Namespace, target: float, runs: dict, ro
             f"| {m['samples_per_s']:.1f} | {m['setup_s']:.1f} / {m['process_s']:.0f} | {m['peak_rss_mb']:.0f} "
             f"| {m['padding_fraction']:.0%} | {m['flops_per_s'] / 1e9:.1f} | {m['fraction_of_fp32_peak']:.0%} "
             f"| {bf16_share} | {m['useful_flops_per_s'] / 1e9:.1f} "
-            f"| batch {settings['batch_size']}, lr {settings['lr']:g}, {settings['padding']}, {settings['precision']} |")
+            f"| {settings_text(settings)} |")
     lines += ["", "Goals from the issue (same accuracy, medians):"]
     for name, goal in SPEEDUP_GOALS.items():
         ratio = speedup(medians, name, "time_to_target_s") if name in medians else None

@@ -30,8 +30,7 @@ model = AutoModelForSequenceClassification.from_pretrained(common.minilm_path(),
 training_args = TrainingArguments(
     output_dir=args.out,
     num_train_epochs=args.epochs,
-    eval_strategy="steps",
-    eval_steps=common.eval_steps(args.eval_every, BATCH),
+    **common.eval_schedule(args.eval_every, BATCH),
     seed=args.train_seed,
 )
 recorder = common.eval_recorder()

@@ -239,3 +239,28 @@ def test_predict_from_a_prompts_file_writes_csv_and_eval_honours_the_batch_size(
     code, out, err = cli("eval", "runs/chat", "--data", "train.jsonl", "--batch-size", "5")
     assert code == 0, err
     assert seen and max(seen) == 5  # packed rows of the eval file, 5 at a time (the training batch is 4)
+
+
+def test_lora_in_bf16_keeps_the_frozen_weights_in_bf16_and_saves_fp32(chat_config, cli, tmp_path, monkeypatch):
+    from tailor.training import engine
+
+    seen = {}
+    original = engine.frozen_matmul_weights_in_bf16
+
+    def spy(model):
+        seen["converted"] = original(model)
+        seen["base"] = {p.dtype for name, p in model.named_parameters() if "base_layer" in name}
+        seen["trained"] = {p.dtype for p in model.parameters() if p.requires_grad}
+        seen["embedding"] = model.get_input_embeddings().weight.dtype
+        return seen["converted"]
+
+    monkeypatch.setattr(engine, "frozen_matmul_weights_in_bf16", spy)
+    code, _, err = cli("train", chat_config(train={"precision": "bf16"}))
+    assert code == 0, err
+    assert seen["converted"] > 0 and seen["base"] == {torch.bfloat16}
+    assert seen["trained"] == {torch.float32} and seen["embedding"] == torch.float32
+    run = tmp_path / "runs" / "chat"
+    adapter = load_file(run / "model" / "adapter_model.safetensors")
+    assert {weight.dtype for weight in adapter.values()} == {torch.float32}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["eval"]["loss"] < metrics["baseline"]["loss"] - 1.0

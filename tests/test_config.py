@@ -30,10 +30,11 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
 
 
 @pytest.mark.parametrize("task, method, expected", [
-    ("text-classification", None, {"method": "full", "lr": 5e-5, "batch_size": 8, "max_length": 128,
-                                   "metric": "f1_macro", "model": "minilm"}),
-    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_size": 8}),
-    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "max_length": 512, "metric": "loss",
+    ("text-classification", None, {"method": "full", "lr": 5e-5, "batch_tokens": 1024, "batch_size": 256,
+                                   "max_length": 128, "metric": "f1_macro", "model": "minilm"}),
+    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_tokens": 1024}),
+    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "batch_tokens": None, "max_length": 512,
+                    "metric": "loss",
                     "model": "smollm2", "targets": "all-linear"}),
     ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
     ("token-classification", None, {"method": "full", "lr": 1e-4, "epochs": 5, "metric": "f1", "model": "minilm"}),
@@ -48,11 +49,13 @@ def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, 
     cfg = resolve_config(given, get_task(task))
     assert given.model_dump() == untouched  # filled on a copy: a loop of runs starts from the same config
     found = {"method": cfg.method, "lr": cfg.train.lr, "batch_size": cfg.train.batch_size,
+             "batch_tokens": cfg.train.batch_tokens,
              "max_length": cfg.data.max_length, "metric": cfg.eval.metric, "model": cfg.model.name,
              "targets": cfg.lora.targets, "epochs": cfg.train.epochs}
     assert {k: found[k] for k in expected} == expected
     explicit = load_config(write(tmp_path, f"task: {task}\ndata: {{train: t.jsonl}}\ntrain: {{batch_size: 3}}\n"))
-    assert resolve_config(explicit, get_task(task)).train.batch_size == 3  # what the file says wins
+    fixed = resolve_config(explicit, get_task(task)).train
+    assert fixed.batch_size == 3 and fixed.batch_tokens is None  # what the file says wins: fixed rows
 
 
 def test_dotted_overrides_parse_numbers_and_create_sections(tmp_path):

@@ -29,9 +29,9 @@ from tailor.tasks import TASKS
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
-def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch: int) -> Path:
+def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch: int, **train) -> Path:
     config = {"task": name, **fast_config(model, data, extra, batch_size=batch, optimizer="sgd", lr=0.5,
-                                         max_grad_norm=1e6, max_steps=4, weight_decay=0.0),
+                                         max_grad_norm=1e6, max_steps=4, weight_decay=0.0, **train),
               "eval": {"batch_size": 8, "strategy": "steps", "steps": 2},
               "output": {"dir": str(folder / f"run-{batch}")}}
     path = folder / f"b{batch}.yaml"
@@ -39,19 +39,27 @@ def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch
     return path
 
 
+# Token-budget batches with a budget no row reaches: the row cap sets every batch (8 rows in one
+# process, 4 + 4 in two), so the sampler that shares them out is what is compared.
+TOKEN_BUDGET_CASES = [("text-classification", {"batch_tokens": 10_000}),
+                      ("token-classification", {"batch_tokens": 10_000})]
+
+
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is installed with torch")
-@pytest.mark.parametrize("name", sorted(TASKS))
-def test_two_processes_match_one_at_twice_the_batch(name, tmp_path, request, monkeypatch):
+@pytest.mark.parametrize("name,train", [(name, {}) for name in sorted(TASKS)] + TOKEN_BUDGET_CASES,
+                         ids=sorted(TASKS) + [f"{name}-token-budget" for name, _ in TOKEN_BUDGET_CASES])
+def test_two_processes_match_one_at_twice_the_batch(name, train, tmp_path, request, monkeypatch):
     fixture = TASK_FIXTURES[name]
     model = request.getfixturevalue(fixture.processes_model or fixture.model)
     monkeypatch.chdir(tmp_path)
     data = fixture.write(tmp_path)
     settings = {**fixture.config, **fixture.processes_config}
-    one = tailor.train(_config(tmp_path, name, model, data, settings, batch=8))
+    one = tailor.train(_config(tmp_path, name, model, data, settings, batch=8,
+                               **{k: v * 2 for k, v in train.items()}))
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     launched = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "tailor", "train",
-                               str(_config(tmp_path, name, model, data, settings, batch=4))],
+                               str(_config(tmp_path, name, model, data, settings, batch=4, **train))],
                               capture_output=True, text=True, env=env, timeout=300)
     assert launched.returncode == 0, launched.stderr[-3000:]
     two_dir = tmp_path / "run-4"
@@ -59,7 +67,8 @@ def test_two_processes_match_one_at_twice_the_batch(name, tmp_path, request, mon
 
     assert _files(two_dir) == _files(one.dir)
     assert launched.stdout.count("run folder:") == 1  # the summary prints once, from the main process
-    assert two["train"]["processes"] == 2 and two["train"]["global_batch"] == one.metrics["train"]["global_batch"] == 8
+    assert two["train"]["processes"] == 2 and two["train"]["global_batch"] == one.metrics["train"]["global_batch"]
+    assert two["train"]["global_batch"] == 8 or train  # token budgets: a mean, the last batch shorter
     assert two["train"]["steps"] == one.metrics["train"]["steps"] == 4
     for key, value in one.metrics["eval"].items():
         if isinstance(value, float):

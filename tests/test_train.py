@@ -127,18 +127,22 @@ class Killed(BaseException):
     """Stands in for a kill: not an Exception, so nothing on the way up handles it."""
 
 
-def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, monkeypatch, tmp_path):
-    whole = tailor.train(make_config(output={"dir": "whole", "keep_checkpoints": 10}))
+@pytest.mark.parametrize("batches", [{"batch_size": 16}, {"batch_size": 64, "batch_tokens": 200}],
+                         ids=["fixed rows", "token budget"])
+def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, monkeypatch, tmp_path, batches):
+    whole = tailor.train(make_config(train=batches, output={"dir": "whole", "keep_checkpoints": 10}))
 
     original = engine.CheckpointSafeTrainer._save_checkpoint
+    saves = []
 
     def save_then_die(self, model, trial):
         original(self, model, trial)
-        if self.state.global_step == 20:
+        saves.append(self.state.global_step)
+        if len(saves) == 2:
             raise Killed
 
     monkeypatch.setattr(engine.CheckpointSafeTrainer, "_save_checkpoint", save_then_die)
-    config = make_config(output={"dir": "killed", "keep_checkpoints": 10})
+    config = make_config(train=batches, output={"dir": "killed", "keep_checkpoints": 10})
     with pytest.raises(Killed):
         tailor.train(config)
     partial = tmp_path / "killed" / "checkpoints" / "checkpoint-25"  # a save cut short: no completion marker
@@ -153,6 +157,17 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(make_config, monkeypat
     a = load_file(whole.dir / "model" / "model.safetensors")
     b = load_file(resumed.dir / "model" / "model.safetensors")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_token_budget_batches_train_and_are_reported(make_config):
+    result = tailor.train(make_config(train={"batch_size": None, "batch_tokens": 96, "epochs": 6}))
+    batching = result.metrics["train"]["batching"]
+    assert batching["batches"] == "token budget" and batching["tokens"] == 96 and batching["max_rows"] == 256
+    assert batching["rows_per_step"]["min"] < batching["rows_per_step"]["max"]  # short texts: more rows
+    assert batching["lr"] == 3e-3 and batching["lr_rule"] == "train.lr as set"
+    assert result.metrics["train"]["steps"] == 6 * batching["steps_per_epoch"]
+    losses = [h["loss"] for h in json.loads((result.dir / "history.json").read_text()) if "loss" in h]
+    assert losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize("freeze_embeddings", [True, False])

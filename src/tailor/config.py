@@ -45,7 +45,10 @@ class FreezeSection(Section):
 class LoraSection(Section):
     r: int = Field(8, gt=0, description="rank of the low-rank update")
     alpha: int = Field(16, gt=0, description="scaling numerator (update is scaled by alpha/r)")
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on each adapter's input; 0 (peft's, "
+                                                        "LLaMA-Factory's and Unsloth's default) because on a CPU "
+                                                        "its random masks cost ~45% of a SmolLM2 LoRA step "
+                                                        "(benchmarks/README.md)")
     targets: list[str] | Literal["all-linear"] | None = Field(
         None, description="module names to adapt, or all-linear; default: per task (attention query/value "
                           "for classifiers, all-linear for chat models)")
@@ -95,11 +98,24 @@ class TrainSection(Section):
                                                          "(3; 5 for token classification)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
     batch_size: int | None = Field(None, gt=0, description="rows per step in each process (packed rows for "
-                                                           "chat); the global batch is this x processes x "
-                                                           "grad_accum; default per task: 8 for classification, "
-                                                           "4 for chat")
+                                                           "chat; with train.batch_tokens, the most rows a step "
+                                                           "may take); the global batch is this x processes x "
+                                                           "grad_accum; default per task: 16 for images, 4 for "
+                                                           "chat, 256 as the cap of token-budget batches")
+    batch_tokens: int | None = Field(None, gt=0, description="token budget of a step in each process (rows x "
+                                                             "the step's longest row): rows of one length are "
+                                                             "batched together, as many as fit (short texts many, "
+                                                             "long ones few), up to train.batch_size rows; default "
+                                                             "per task (1024 for text and token classification "
+                                                             "unless train.batch_size is set: then fixed batches "
+                                                             "of that many rows)")
     lr: float | None = Field(None, gt=0, description="peak learning rate; default: 2e-4 for LoRA, else the "
                                                      "embedded model's tuned value, else 5e-5")
+    lr_reference_rows: int | None = Field(None, gt=0, description="the rows per step train.lr was tuned at; with "
+                                                                  "token-budget batches the rate used is train.lr "
+                                                                  "x sqrt(mean rows per step / this) (Adam's "
+                                                                  "square-root rule). Set by tailor when it picks "
+                                                                  "the default rate; null uses train.lr as it is")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"

@@ -112,6 +112,9 @@ def register_own_architectures() -> None:
         importlib.import_module(module)
 
 
+# The tuned rates below (and the tasks' own) are for steps of 8 rows; with token-budget batches of
+# more rows the engine scales them (training/batching.py: scaled_lr).
+DEFAULT_LR_ROWS = 8
 LORA_LR = 2e-4  # LoRA's small adapters want larger steps than full fine-tuning (LoRA paper, QLoRA)
 
 

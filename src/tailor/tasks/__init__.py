@@ -34,14 +34,18 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
     """A copy of the config with what it leaves open (None) decided by the task, then the model;
     the caller's object is untouched (a loop of runs starts each from the same config), and the
     filled-in copy is what config.yaml in the run folder records."""
-    from tailor.models.catalog import default_lr
+    from tailor.models.catalog import DEFAULT_LR_ROWS, default_lr
     from tailor.tasks.base import metric_named
 
     cfg = cfg.model_copy(deep=True)
     cfg.model.name = cfg.model.name or task.default_model
+    if cfg.train.batch_tokens is None and cfg.train.batch_size is None:
+        # A row count the user chose means fixed batches of that many rows; otherwise the task's
+        # token budget, if it has one (its default batch_size is then the cap on rows).
+        cfg.train.batch_tokens = task.defaults.get("train.batch_tokens")
     for dotted, value in task.defaults.items():
-        if dotted == "train.lr":
-            continue  # decided below with the method: LoRA has a rate of its own
+        if dotted in ("train.lr", "train.batch_tokens"):
+            continue  # decided above, or below with the method: LoRA has a rate of its own
         *sections, key = dotted.split(".")
         node = cfg
         for section in sections:
@@ -50,5 +54,8 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
             setattr(node, key, value)
     cfg.eval.metric = cfg.eval.metric or task.metrics[0].name
     metric_named(task, cfg.eval.metric)  # an unknown metric stops here, not after training
-    cfg.train.lr = cfg.train.lr or default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
+    if cfg.train.lr is None:
+        cfg.train.lr = default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
+        if cfg.train.batch_tokens and cfg.train.lr_reference_rows is None:
+            cfg.train.lr_reference_rows = DEFAULT_LR_ROWS  # scaled to the batches' size once they are drawn
     return cfg

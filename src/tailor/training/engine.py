@@ -27,6 +27,7 @@ from tailor.console import say
 from tailor.distributed import barrier, is_main_process
 from tailor.io import atomic_write_text
 from tailor.runs import save_folder_atomically
+from tailor.training.batching import Batching, TokenBudgetBatchSampler, batching_for
 from tailor.training.inference import length_order
 
 COMPLETE_MARKER = "tailor-complete"
@@ -42,6 +43,7 @@ class FitResult:
     runtime_s: float
     samples_per_s: float
     precision: str
+    batching: "Batching"
 
 
 def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoint_dir: Path,
@@ -52,10 +54,15 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
     from tailor.tasks.base import metric_named
 
     precision = choose_precision(cfg.train.precision, task.cpu_precision)
+    if precision == "bf16" and cfg.method == "lora":
+        frozen_matmul_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
+    batching = batching_for(cfg, train_set.lengths)
+    batching.one_target_per_row = task.targets == "classes"
+    say(batching.describe(cfg.train.grad_accum))
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
-                              loss_only=compute_metrics is None)
+                              loss_only=compute_metrics is None, batching=batching)
     callbacks = [LossProgressCallback()]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
@@ -66,6 +73,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
                                     processing_class=processor, callbacks=callbacks)
     trainer.use_task_loss(task.loss(cfg, data))
     trainer.train_lengths = train_set.lengths
+    trainer.batching = batching
     # Our bar replaces the stock one, which prints every log as a raw dict.
     handler = trainer.callback_handler
     handler.callbacks = [cb for cb in handler.callbacks if type(cb) not in (ProgressCallback, PrinterCallback)]
@@ -82,6 +90,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
         runtime_s=float(output.metrics.get("train_runtime", 0.0)),
         samples_per_s=float(output.metrics.get("train_samples_per_second", 0.0)),
         precision=precision,
+        batching=batching,
     )
 
 
@@ -110,18 +119,25 @@ def save_trained_model(trainer: Trainer, folder: Path, finish) -> None:
 
 
 def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str,
-                       greater_is_better: bool, loss_only: bool = False) -> TrainingArguments:
+                       greater_is_better: bool, loss_only: bool = False,
+                       batching: Batching | None = None) -> TrainingArguments:
     from tailor.distributed import world_size
 
     t, e = cfg.train, cfg.eval
-    steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum * world_size()))
+    batching = batching or Batching(lr=t.lr, rows=t.batch_size)
+    if batching.plan:
+        steps_per_epoch = math.ceil(batching.plan.steps_per_epoch / t.grad_accum)
+        rows = max(1, round(batching.plan.mean_rows))  # only for the trainer's own sample counts
+    else:
+        steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum * world_size()))
+        rows = t.batch_size
     total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
     args = TrainingArguments(
         output_dir=str(checkpoint_dir),
-        per_device_train_batch_size=t.batch_size,
+        per_device_train_batch_size=rows,
         per_device_eval_batch_size=e.batch_size,
         gradient_accumulation_steps=t.grad_accum,
-        learning_rate=t.lr,
+        learning_rate=batching.lr,
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
         lr_scheduler_type=t.scheduler,
@@ -166,6 +182,24 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
     return args
 
 
+def frozen_matmul_weights_in_bf16(model: torch.nn.Module) -> int:
+    """Under LoRA the base model's linear weights never change and are not saved (model/ is the
+    adapter, merged into a fresh fp32 copy), so they are kept in bf16, which is what autocast
+    multiplies them in anyway: half their memory, and no fp32 -> bf16 copy of every weight at every
+    forward (autocast caches casts only of weights that train). Embeddings (and an output head tied
+    to them) and norms stay fp32, so the residual stream does too. Returns the weights converted."""
+    embedding = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    converted = 0
+    for module in model.modules():
+        if not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            continue
+        for parameter in module.parameters(recurse=False):
+            if not parameter.requires_grad and id(parameter) not in embedding and parameter.dtype == torch.float32:
+                parameter.data = parameter.data.to(torch.bfloat16)
+                converted += parameter.numel()
+    return converted
+
+
 def choose_precision(requested: str, cpu_choice: str | None = None) -> str:
     """'auto' picks bf16 mixed precision only where the hardware computes bf16 natively; on a CPU, a
     task may have measured another choice for its models (`cpu_choice`)."""
@@ -200,6 +234,7 @@ class CheckpointSafeTrainer(Trainer):
 
     task_loss = None  # a task's own loss: (model, inputs, num_items_in_batch) -> (loss, outputs or None)
     train_lengths: list[int] | None = None  # each training row's length, from the task's encoding
+    batching: "Batching | None" = None
 
     def use_task_loss(self, loss) -> None:
         """A task loss divides its sum by num_items_in_batch (all targets of the accumulated global
@@ -218,6 +253,10 @@ class CheckpointSafeTrainer(Trainer):
         if self.train_lengths is None:
             return super()._get_train_sampler(train_dataset)
         args = self.args
+        if self.batching is not None and self.batching.plan is not None:
+            plan = self.batching.plan
+            return TokenBudgetBatchSampler(self.train_lengths, plan.tokens, plan.max_rows, processes=args.world_size,
+                                           rank=args.process_index, seed=args.data_seed or args.seed)
         return GlobalLengthGroupedSampler(self.train_lengths, args.train_batch_size * args.gradient_accumulation_steps
                                           * args.world_size, seed=args.data_seed or args.seed)
 
@@ -246,11 +285,25 @@ class CheckpointSafeTrainer(Trainer):
         # accelerate wraps the top-level forward in, so mixed precision is applied here.
         with self.accelerator.autocast():
             loss, outputs = self.task_loss(model, inputs, num_items_in_batch)
+        if num_items_in_batch is not None and not self._predicting:
+            loss = loss * self._row_weight(num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             # num_items_in_batch counts every process's items, and DDP averages gradients over the
             # processes: scaled back as transformers does for a model's own loss.
             loss = loss * self.accelerator.num_processes
         return (loss, outputs if outputs is not None else {"loss": loss}) if return_outputs else loss
+
+    def _row_weight(self, num_items_in_batch):
+        """A task loss divides by the step's targets. With one target per row and token-budget
+        batches (many short rows a step, or few long ones) each row would weigh 1 / the rows of its
+        step, a long text several times a short one; divided by the plan's mean rows per step
+        instead, every row weighs the same, as in fixed batches. (Per-token targets need nothing:
+        a token budget keeps the targets per step about constant.)"""
+        batching = self.batching
+        if batching is None or batching.plan is None or not batching.one_target_per_row:
+            return 1.0
+        args = self.args
+        return num_items_in_batch / (batching.plan.mean_rows * args.world_size * args.gradient_accumulation_steps)
 
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit

@@ -43,9 +43,6 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     notes = _tell_about_data(data, train_set.fit, eval_set.fit)
     model, trainable, rebuild = _build(task, source, cfg, data)
     say(f"model: {source.display}; {trainable}")
-    processes = world_size()
-    say(f"batch: {cfg.train.batch_size} per process x {processes} process{'es' * (processes > 1)} x "
-        f"{cfg.train.grad_accum} accumulation = {cfg.train.batch_size * processes * cfg.train.grad_accum} per step")
     if is_main_process():
         run.prepare(resume=resume, overwrite=overwrite)  # only now: every check above can stop the run
         save_config(cfg, run.config)
@@ -111,8 +108,8 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
         f"{train_set.unit}_per_s": round(result.samples_per_s * _mean(train_set.lengths), 1),
         "precision": result.precision, "method": cfg.method, "trainable_parameters": trainable.trainable,
         "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint,
-        "processes": processes, "batch_per_process": cfg.train.batch_size, "grad_accum": cfg.train.grad_accum,
-        "global_batch": cfg.train.batch_size * processes * cfg.train.grad_accum,
+        "processes": processes, "grad_accum": cfg.train.grad_accum, "batching": result.batching.summary(),
+        "global_batch": result.batching.global_rows(processes, cfg.train.grad_accum),
     }
     metrics["data"] = {"train_file": str(cfg.data.train), "train_examples": len(data.train),
                        "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
