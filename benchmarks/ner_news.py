@@ -50,11 +50,18 @@ def run_tailor(files: dict[str, Path], epochs: float | None) -> dict:
     if epochs:
         base["train"] = {"epochs": epochs}
     metrics = train(load_config(None, base=base), overwrite=True).metrics
-    return {"train_s": metrics["train"]["runtime_s"], "eval_f1": metrics["eval"]["f1"],
+    trained_tokens = metrics["train"]["tokens_per_s"] * metrics["train"]["runtime_s"]
+    return {"train_s": metrics["train"]["runtime_s"], "eval_f1": metrics["eval"]["f1"], "tokens": trained_tokens,
             "test_f1": metrics["test"]["f1"], "baseline_eval_f1": metrics["baseline"]["f1"],
             "steps": metrics["train"]["steps"], "settings": {
                 "epochs (early stopping, patience 2)": load_config(WORK / "tailor" / "config.yaml").train.epochs,
-                "batch": metrics["train"]["global_batch"], "precision": metrics["train"]["precision"]}}
+                "batches": _batches(metrics["train"]["batching"]), "precision": metrics["train"]["precision"]}}
+
+
+def _batches(batching: dict) -> str:
+    if batching["batches"] == "token budget":
+        return f"up to {batching['tokens']} tokens (mean {batching['rows_per_step']['mean']} rows), lr {batching['lr']:.3g}"
+    return f"{batching['rows']} rows, lr {batching['lr']:.3g}"
 
 
 def run_hf(files: dict[str, Path], epochs: float | None) -> dict:
@@ -103,7 +110,8 @@ def run_hf(files: dict[str, Path], epochs: float | None) -> dict:
     started = time.perf_counter()
     output = trainer.train()
     train_s = time.perf_counter() - started
-    return {"train_s": round(train_s, 1), "eval_f1": trainer.evaluate(encode(splits["eval"]))["eval_f1"],
+    tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"]) * args.num_train_epochs
+    return {"train_s": round(train_s, 1), "eval_f1": trainer.evaluate(encode(splits["eval"]))["eval_f1"], "tokens": tokens,
             "test_f1": trainer.evaluate(encode(splits["test"]))["eval_f1"], "steps": output.global_step,
             "settings": {"epochs": args.num_train_epochs, "batch": 16, "lr": 5e-5, "precision": "fp32"}}
 
@@ -119,32 +127,48 @@ def main() -> None:
         result = (run_tailor if args.contender == "tailor" else run_hf)(files, epochs)
         print(RESULT_PREFIX + json.dumps(result), flush=True)
         return
-    from run import machine
+    from run import gemm_peak, machine
 
     write_data(200 if args.smoke else 1600, args.smoke)
     results = {}
+    non_embedding = _non_embedding_parameters()
     for contender in ("hf", "tailor"):
+        peak = gemm_peak("bfloat16")  # just before each contender: this VM's speed drifts
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--contender", contender] + (["--smoke"] * args.smoke),
                               capture_output=True, text=True)
         line = next((l for l in done.stdout.splitlines() if l.startswith(RESULT_PREFIX)), None)
         if line is None:
             sys.exit(f"{contender} failed:\n{done.stderr[-3000:]}")
-        results[contender] = {**json.loads(line[len(RESULT_PREFIX):]), "process_s": round(time.perf_counter() - started, 1)}
+        result = {**json.loads(line[len(RESULT_PREFIX):]), "process_s": round(time.perf_counter() - started, 1)}
+        # 6 x non-embedding parameters per real token (attention is small at sentence lengths)
+        result["useful_gflops"] = 6 * non_embedding * result["tokens"] / result["train_s"] / 1e9
+        result["of_bf16_peak"] = result["useful_gflops"] * 1e9 / peak
+        results[contender] = result
         print(contender, results[contender], flush=True)
     write_results(results, machine(), smoke=args.smoke)
+
+
+def _non_embedding_parameters() -> int:
+    from transformers import AutoModel
+
+    from common import minilm_path, non_embedding_parameters
+
+    return non_embedding_parameters(AutoModel.from_pretrained(minilm_path()))
 
 
 def write_results(results: dict, described: dict, smoke: bool) -> None:
     folder = WORK if smoke else HERE / "results"
     rows = "\n".join(f"| {name} | {r['eval_f1']:.4f} | {r['test_f1']:.4f} | {r['train_s']:.0f} s | {r['process_s']:.0f} s "
-                     f"| {r['steps']} | {json.dumps(r['settings'])} |" for name, r in results.items())
+                     f"| {r['steps']} | {r['useful_gflops']:.0f} | {r['of_bf16_peak']:.0%} | {json.dumps(r['settings'])} |"
+                     for name, r in results.items())
     baseline = results["tailor"]["baseline_eval_f1"]
     text = (f"# NER on news English (CoNLL-2003, 1,600 training sentences), MiniLM\n\nMachine: "
             f"{described['cpu']}, {described['logical_cpus']} CPUs, bf16 native {described['bf16_native']}, "
             f"tailor {described['tailor_commit']}, {described['date_utc']} UTC\n\n"
             "| contender | entity F1 (valid, 3,250) | entity F1 (test, 3,453) | training | whole process | steps "
-            f"| settings |\n|---|---|---|---|---|---|---|\n{rows}\n\nMost frequent training tag per word (tailor's "
+            "| useful GFLOP/s | of bf16 peak (measured before it) "
+            f"| settings |\n|---|---|---|---|---|---|---|---|---|\n{rows}\n\nMost frequent training tag per word (tailor's "
             f"baseline) on valid: F1 {baseline:.4f}.\n")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ner_news.md").write_text(text)
