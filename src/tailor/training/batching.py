@@ -45,7 +45,7 @@ def token_budget_batches(lengths: list[int], tokens: int, max_rows: int, process
         rows = max(1, fit) * processes
         batches.append(ordered[start:start + rows])
         start += rows
-    tail = batches[-1]
+    tail = batches[-1] if batches else []
     if len(tail) % processes:
         # Only the last batch can fall short of a multiple: it gets that many of its rows again.
         tail.extend((tail * processes)[:processes - len(tail) % processes])
@@ -99,7 +99,8 @@ class BatchPlan:
         computed = sum(len(b) * max(lengths[i] for i in b) for b in batches)
         real = sum(lengths[i] for b in batches for i in b)
         return cls(tokens=tokens, max_rows=max_rows, steps_per_epoch=len(batches),
-                   mean_rows=sum(rows) / len(rows), min_rows=min(rows), max_rows_used=max(rows),
+                   mean_rows=sum(rows) / max(len(rows), 1), min_rows=min(rows, default=0),
+                   max_rows_used=max(rows, default=0),
                    padding=round(1 - real / computed, 4) if computed else 0.0)
 
 
@@ -152,7 +153,7 @@ class Batching:
 
 def batching_for(cfg: "Config", lengths: list[int]) -> Batching:
     """Token-budget batches when train.batch_tokens is set, with the default learning rate scaled
-    from the rows it was tuned at to the plan's mean rows per step."""
+    from the rows it was tuned at to the mean rows of an optimizer step (all processes)."""
     from tailor.distributed import world_size
 
     t = cfg.train
