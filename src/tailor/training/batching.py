@@ -57,10 +57,13 @@ class TokenBudgetBatchSampler(BatchRebalanceSampler):
     trainer's rank-aware batch sampler only so that `Trainer` passes it to the DataLoader as a
     batch sampler and does not shard it a second time; nothing of the parent's algorithm is used."""
 
-    def __init__(self, lengths: list[int], tokens: int, max_rows: int, processes: int, rank: int, seed: int):
+    def __init__(self, lengths: list[int], tokens: int, max_rows: int, processes: int, rank: int, seed: int,
+                 steps_per_epoch: int | None = None):
         self.lengths, self.tokens, self.max_rows = list(lengths), tokens, max_rows
         self.processes, self.rank, self.seed, self.epoch = processes, rank, seed, 0
-        self._count = len(token_budget_batches(self.lengths, tokens, max_rows, processes))
+        # The count is the same every epoch (see the module docstring): a plan's, or cut once here.
+        self._count = steps_per_epoch if steps_per_epoch is not None else \
+            len(token_budget_batches(self.lengths, tokens, max_rows, processes))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -116,6 +119,7 @@ class Batching:
     """How the training rows are batched, and the learning rate that goes with it."""
     lr: float
     rows: int  # train.batch_size: the rows of a fixed batch, or the cap on a token-budget batch's
+    step_rows: float  # rows of an optimizer step over every process and accumulation step (a mean for plans)
     plan: BatchPlan | None = None  # token-budget batches; None: fixed batches of train.batch_size rows
     lr_rule: str = "train.lr"
     one_target_per_row: bool = False  # classification: the loss weighs rows, not steps (see _row_weight)
@@ -133,11 +137,6 @@ class Batching:
                 f"{plan.min_rows}-{plan.max_rows_used} rows, mean {plan.mean_rows:.1f}; {plan.steps_per_epoch} "
                 f"batches an epoch, {plan.padding:.1%} padding); lr {self.lr:.3g} = {self.lr_rule}")
 
-    def global_rows(self, processes: int, grad_accum: int) -> float:
-        """Rows an optimizer step takes over all processes (a mean for token-budget batches)."""
-        rows = self.plan.mean_rows if self.plan else self.rows
-        return round(rows * processes * grad_accum, 1)
-
     def summary(self) -> dict:
         """For the run's metrics: what was used and why."""
         if self.plan is None:
@@ -151,21 +150,23 @@ class Batching:
                        f"{plan.tokens} tokens a step (benchmarks/step_efficiency.py)"}
 
 
-def batching_for(cfg: "Config", lengths: list[int]) -> Batching:
+def batching_for(cfg: "Config", lengths: list[int], one_target_per_row: bool = False) -> Batching:
     """Token-budget batches when train.batch_tokens is set, with the default learning rate scaled
     from the rows it was tuned at to the mean rows of an optimizer step (all processes)."""
     from tailor.distributed import world_size
 
     t = cfg.train
-    if not t.batch_tokens:
-        return Batching(lr=t.lr, rows=t.batch_size)
     processes = world_size()
+    if not t.batch_tokens:
+        return Batching(lr=t.lr, rows=t.batch_size, step_rows=t.batch_size * processes * t.grad_accum,
+                        one_target_per_row=one_target_per_row)
     plan = BatchPlan.of(lengths, t.batch_tokens, t.batch_size, processes)
-    if not t.lr_reference_rows:
-        return Batching(lr=t.lr, rows=t.batch_size, plan=plan, lr_rule="train.lr as set")
     # The rate is for the global batch (every process, every accumulation step): N processes at a
     # budget of T tokens then train as one process at N x T does.
     rows = plan.mean_rows * processes * t.grad_accum
-    lr = scaled_lr(t.lr, t.lr_reference_rows, rows)
-    rule = f"{t.lr:g} (tuned at {t.lr_reference_rows} rows) x sqrt({rows:.1f} / {t.lr_reference_rows})"
-    return Batching(lr=lr, rows=t.batch_size, plan=plan, lr_rule=rule)
+    lr, rule = t.lr, "train.lr as set"
+    if t.lr_reference_rows:
+        lr = scaled_lr(t.lr, t.lr_reference_rows, rows)
+        rule = f"{t.lr:g} (tuned at {t.lr_reference_rows} rows) x sqrt({rows:.1f} / {t.lr_reference_rows})"
+    return Batching(lr=lr, rows=t.batch_size, step_rows=rows, plan=plan, lr_rule=rule,
+                    one_target_per_row=one_target_per_row)

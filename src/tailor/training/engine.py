@@ -58,11 +58,10 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
         frozen_matmul_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
-    batching = batching_for(cfg, train_set.lengths)
-    batching.one_target_per_row = task.targets == "classes"
+    batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets == "classes")
     say(batching.describe(cfg.train.grad_accum))
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
-                              loss_only=compute_metrics is None, batching=batching)
+                              batching, loss_only=compute_metrics is None)
     callbacks = [LossProgressCallback()]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
@@ -119,17 +118,13 @@ def save_trained_model(trainer: Trainer, folder: Path, finish) -> None:
 
 
 def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precision: str,
-                       greater_is_better: bool, loss_only: bool = False,
-                       batching: Batching | None = None) -> TrainingArguments:
-    from tailor.distributed import world_size
-
+                       greater_is_better: bool, batching: Batching, loss_only: bool = False) -> TrainingArguments:
     t, e = cfg.train, cfg.eval
-    batching = batching or Batching(lr=t.lr, rows=t.batch_size)
     if batching.plan:
         steps_per_epoch = math.ceil(batching.plan.steps_per_epoch / t.grad_accum)
         rows = max(1, round(batching.plan.mean_rows))  # only for the trainer's own sample counts
     else:
-        steps_per_epoch = math.ceil(n_train / (t.batch_size * t.grad_accum * world_size()))
+        steps_per_epoch = math.ceil(n_train / batching.step_rows)
         rows = t.batch_size
     total_steps = t.max_steps or math.ceil(steps_per_epoch * t.epochs)
     args = TrainingArguments(
@@ -256,7 +251,8 @@ class CheckpointSafeTrainer(Trainer):
         if self.batching is not None and self.batching.plan is not None:
             plan = self.batching.plan
             return TokenBudgetBatchSampler(self.train_lengths, plan.tokens, plan.max_rows, processes=args.world_size,
-                                           rank=args.process_index, seed=args.data_seed or args.seed)
+                                           rank=args.process_index, seed=args.data_seed or args.seed,
+                                           steps_per_epoch=plan.steps_per_epoch)
         return GlobalLengthGroupedSampler(self.train_lengths, args.train_batch_size * args.gradient_accumulation_steps
                                           * args.world_size, seed=args.data_seed or args.seed)
 
@@ -302,8 +298,7 @@ class CheckpointSafeTrainer(Trainer):
         batching = self.batching
         if batching is None or batching.plan is None or not batching.one_target_per_row:
             return 1.0
-        args = self.args
-        return num_items_in_batch / (batching.plan.mean_rows * args.world_size * args.gradient_accumulation_steps)
+        return num_items_in_batch / batching.step_rows
 
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit

@@ -109,7 +109,7 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
         "precision": result.precision, "method": cfg.method, "trainable_parameters": trainable.trainable,
         "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint,
         "processes": processes, "grad_accum": cfg.train.grad_accum, "batching": result.batching.summary(),
-        "global_batch": result.batching.global_rows(processes, cfg.train.grad_accum),
+        "global_batch": round(result.batching.step_rows, 1),
     }
     metrics["data"] = {"train_file": str(cfg.data.train), "train_examples": len(data.train),
                        "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
