@@ -135,3 +135,11 @@ def test_lean_loss_of_a_packed_row_is_the_token_weighted_loss_of_its_examples(to
     alone = summed([first], False) + summed([second], False)
     torch.testing.assert_close(summed([first, second], True), alone, atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(summed([first, second], False), alone, atol=1e-4, rtol=1e-5)  # padded batch
+
+
+@pytest.mark.parametrize("longest, max_length, expected", [
+    (194, 512, 256), (256, 512, 256), (257, 512, 512), (600, 512, 512), (10, 512, 64), (10, 32, 32), (100, 100, 100)])
+def test_packed_rows_are_as_long_as_the_longest_example_needs(longest, max_length, expected):
+    from tailor.training.packing import row_capacity
+
+    assert row_capacity(longest, max_length) == expected

@@ -32,9 +32,10 @@ def test_defaults_and_paths_relative_to_the_config_file(tmp_path):
 @pytest.mark.parametrize("task, method, expected", [
     ("text-classification", None, {"method": "full", "lr": 5e-5, "batch_tokens": 1024, "batch_size": 256,
                                    "max_length": 128, "metric": "f1_macro", "model": "minilm"}),
-    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_tokens": 1024}),
-    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 4, "batch_tokens": None, "max_length": 512,
-                    "metric": "loss",
+    ("text-classification", "lora", {"method": "lora", "lr": 2e-4, "batch_tokens": 1024, "lr_reference_rows": 8}),
+    # chat's rate is for its token budget whatever the rows: not scaled by them (no reference rows)
+    ("chat", None, {"method": "lora", "lr": 2e-4, "batch_size": 64, "batch_tokens": 2048, "max_length": 512,
+                    "metric": "loss", "lr_reference_rows": None,
                     "model": "smollm2", "targets": "all-linear"}),
     ("chat", "full", {"method": "full", "lr": 2e-5, "targets": "all-linear"}),
     ("token-classification", None, {"method": "full", "lr": 1e-4, "epochs": 5, "metric": "f1", "model": "minilm"}),
@@ -49,7 +50,7 @@ def test_task_defaults_fill_what_the_config_leaves_open(tmp_path, task, method, 
     cfg = resolve_config(given, get_task(task))
     assert given.model_dump() == untouched  # filled on a copy: a loop of runs starts from the same config
     found = {"method": cfg.method, "lr": cfg.train.lr, "batch_size": cfg.train.batch_size,
-             "batch_tokens": cfg.train.batch_tokens,
+             "batch_tokens": cfg.train.batch_tokens, "lr_reference_rows": cfg.train.lr_reference_rows,
              "max_length": cfg.data.max_length, "metric": cfg.eval.metric, "model": cfg.model.name,
              "targets": cfg.lora.targets, "epochs": cfg.train.epochs}
     assert {k: found[k] for k in expected} == expected

@@ -34,7 +34,7 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
     """A copy of the config with what it leaves open (None) decided by the task, then the model;
     the caller's object is untouched (a loop of runs starts each from the same config), and the
     filled-in copy is what config.yaml in the run folder records."""
-    from tailor.models.catalog import DEFAULT_LR_ROWS, default_lr
+    from tailor.models.catalog import default_lr
     from tailor.tasks.base import metric_named
 
     cfg = cfg.model_copy(deep=True)
@@ -57,5 +57,5 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
     if cfg.train.lr is None:
         cfg.train.lr = default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
         if cfg.train.batch_tokens and cfg.train.lr_reference_rows is None:
-            cfg.train.lr_reference_rows = DEFAULT_LR_ROWS  # scaled to the batches' size once they are drawn
+            cfg.train.lr_reference_rows = task.lr_reference_rows  # scaled to the batches' size once they are drawn
     return cfg

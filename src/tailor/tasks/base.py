@@ -77,6 +77,10 @@ class Task(Protocol):
     # Settings of the shared sections that the config leaves open (None) and this task decides.
     defaults: ClassVar[dict[str, Any]]
     stratify_by: ClassVar[str | None]  # example role a held-out split keeps the proportions of
+    # The rows a step the default learning rates were tuned at: under a token budget the engine
+    # scales the rate from there to the step's rows (training/batching.py: scaled_lr). None: a row
+    # is not an example (packed chat rows), and the rate is for the task's own token budget.
+    lr_reference_rows: ClassVar[int | None]
     # The attention kernel measured fastest for this task's usual shapes when training on a CPU
     # (model.attention=auto); None keeps transformers' default.
     cpu_attention: ClassVar[str | None]

@@ -48,13 +48,18 @@ class Chat:
     pipeline_input: ClassVar[str] = '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
     lora_head: ClassVar[tuple] = ()
-    # Rows of 512 tokens, 4 per step, activations recomputed in the backward pass: measured against
-    # TRL's defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).
-    defaults: ClassVar[dict] = {"method": "lora", "data.max_length": 512, "train.batch_size": 4,
+    # 2,048 tokens a step in packed rows as long as the longest example needs (at most 512: 4 rows
+    # of 512, 8 of 256, ...), activations recomputed in the backward pass: measured against TRL's
+    # defaults in benchmarks/ (1024-token rows cost more time in attention and more memory).
+    defaults: ClassVar[dict] = {"method": "lora", "data.max_length": 512, "train.batch_tokens": 2048,
+                                "train.batch_size": 64,  # the cap on rows of a step
                                 "train.gradient_checkpointing": True, "lora.targets": "all-linear",
                                 "eval.batch_size": 8,  # packed rows of 512 tokens: 8 bound the memory
                                 "train.epochs": 3}
     stratify_by: ClassVar[None] = None
+    # The rate is for 2,048 tokens a step whatever the rows' length: a step then holds about the
+    # same number of conversations, so the rate is not scaled by its rows (packed rows are not examples).
+    lr_reference_rows: ClassVar[None] = None
     # sdpa: rows of 512 packed tokens trained 1.1-1.2x faster than with eager (SmolLM2, LoRA, CPU).
     cpu_attention: ClassVar[None] = None
     cpu_precision: ClassVar[None] = None
@@ -90,7 +95,7 @@ class Chat:
         from datasets import Dataset
 
         from tailor.data.chat_tokens import LengthReport, encode_example, fit_length
-        from tailor.training.packing import build_rows
+        from tailor.training.packing import build_rows, row_capacity
 
         options = cfg.options
         _require_template(tokenizer, examples)
@@ -111,7 +116,8 @@ class Chat:
                             f"{cfg.data.max_length} tokens (the longest has {longest})",
                             "Raise data.max_length or set chat.overlong=truncate")
         report = LengthReport(truncated, dropped, len(examples), cfg.data.max_length, longest)
-        rows = build_rows(encoded, cfg.data.max_length, options.packing)
+        capacity = row_capacity(max(len(e.input_ids) for e in encoded), cfg.data.max_length)
+        rows = build_rows(encoded, capacity, options.packing)
         return Encoded(Dataset.from_dict(rows), [len(ids) for ids in rows["input_ids"]], report)
 
     def collator(self, tokenizer, cfg: Config):

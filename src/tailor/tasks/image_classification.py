@@ -23,7 +23,7 @@ from pydantic import model_validator
 from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
-from tailor.models.catalog import register_own_architectures
+from tailor.models.catalog import DEFAULT_LR_ROWS, register_own_architectures
 from tailor.tasks.base import CLASS_METRICS, Encoded, OneLabelPerInput
 
 MISCLASSIFIED_SHOWN = 16  # the report's grid: the most confident mistakes first
@@ -111,6 +111,7 @@ class ImageClassification(OneLabelPerInput):
                                 "train.epochs": 10, "train.gradient_checkpointing": False,
                                 "lora.targets": "all-linear"}
     stratify_by: ClassVar[str] = "label"
+    lr_reference_rows: ClassVar[int] = DEFAULT_LR_ROWS
     cpu_attention: ClassVar[None] = None
     # fp32: a CNN trained under the CPU's bf16 autocast scores 2 points lower when served in fp32 (its
     # BatchNorm statistics are gathered from bf16 activations: 0.855 vs 0.875 on the clothes benchmark,

@@ -11,6 +11,7 @@ from pydantic import Field as Option
 from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
+from tailor.models.catalog import DEFAULT_LR_ROWS
 from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput
 
 
@@ -45,6 +46,7 @@ class TextClassification(OneLabelPerInput):
                                 "train.gradient_checkpointing": False, "model.dropout": 0.0,
                                 "eval.batch_size": 128, "train.epochs": 3}
     stratify_by: ClassVar[str] = "label"
+    lr_reference_rows: ClassVar[int] = DEFAULT_LR_ROWS
     # Training step medians, MiniLM, bf16, batch 8, dropout 0: eager 85 ms vs sdpa 142 ms at 36
     # tokens, 231 vs 324 ms at 128 (torch's CPU flash-attention backward is slow at these sizes).
     cpu_attention: ClassVar[str] = "eager"

@@ -21,6 +21,7 @@ from tailor.config import Config, TaskOptions
 from tailor.data.examples import IGNORE, Examples
 from tailor.data.loading import TaskData
 from tailor.errors import DataError
+from tailor.models.catalog import DEFAULT_LR_ROWS
 from tailor.tasks.base import Encoded, Metric
 
 
@@ -55,6 +56,7 @@ class TokenClassification:
                                 "train.gradient_checkpointing": False, "model.dropout": 0.0,
                                 "eval.batch_size": 64, "train.epochs": 5, "train.lr": 1e-4}
     stratify_by: ClassVar[None] = None
+    lr_reference_rows: ClassVar[int] = DEFAULT_LR_ROWS
     cpu_attention: ClassVar[str] = "eager"
     cpu_precision: ClassVar[None] = None
 

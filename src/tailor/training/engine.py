@@ -45,6 +45,13 @@ class FitResult:
     precision: str
     batching: "Batching"
 
+    def release_trainer(self) -> None:
+        """Drop the trainer with the model and optimizer it holds (the weights are saved by then)."""
+        from tailor.training.memory import release_free_memory
+
+        self.trainer = None
+        release_free_memory()
+
 
 def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoint_dir: Path,
         resume: bool = False) -> FitResult:
@@ -55,7 +62,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
 
     precision = choose_precision(cfg.train.precision, task.cpu_precision)
     if precision == "bf16" and cfg.method == "lora":
-        frozen_matmul_weights_in_bf16(model)
+        frozen_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
     batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets == "classes")
@@ -177,21 +184,33 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
     return args
 
 
-def frozen_matmul_weights_in_bf16(model: torch.nn.Module) -> int:
-    """Under LoRA the base model's linear weights never change and are not saved (model/ is the
-    adapter, merged into a fresh fp32 copy), so they are kept in bf16, which is what autocast
-    multiplies them in anyway: half their memory, and no fp32 -> bf16 copy of every weight at every
-    forward (autocast caches casts only of weights that train). Embeddings (and an output head tied
-    to them) and norms stay fp32, so the residual stream does too. Returns the weights converted."""
-    embedding = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+def frozen_weights_in_bf16(model: torch.nn.Module) -> int:
+    """Under LoRA the base model never changes and is not saved (model/ is the adapter, merged into
+    a fresh fp32 copy), so all of it is held in bf16, the dtype autocast multiplies in: activations
+    then flow in bf16 from the embedding on, instead of being copied fp32 -> bf16 at every linear
+    layer of every pass, and the base takes half the memory. Norms still compute in fp32 inside
+    (autocast runs layer_norm in fp32; Llama-style RMSNorm upcasts itself). The adapter's weights stay
+    fp32, the optimizer's master copy, which autocast casts once per forward; peft's own cast of each
+    activation up to the adapter's dtype is switched off (autocast would cast it straight back).
+    SmolLM2 LoRA step: -12 % (benchmarks/chat_vs_trl.py, issue 17). BatchNorm keeps fp32, as its
+    running statistics are. Returns the weights converted.
+
+    What is not converted is then copied out of the checkpoint file: from_pretrained maps the file
+    into memory, and while one tensor still points into that mapping, every page of it that was
+    ever read counts in the process's memory beside the bf16 copies (SmolLM2: 300 MB)."""
+    batch_norm = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                  for p in m.parameters()}
     converted = 0
+    for parameter in model.parameters():
+        if not parameter.requires_grad and id(parameter) not in batch_norm and parameter.dtype == torch.float32:
+            parameter.data = parameter.data.to(torch.bfloat16)
+            converted += parameter.numel()
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.dtype != torch.bfloat16:
+            tensor.data = tensor.data.clone()
     for module in model.modules():
-        if not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
-            continue
-        for parameter in module.parameters(recurse=False):
-            if not parameter.requires_grad and id(parameter) not in embedding and parameter.dtype == torch.float32:
-                parameter.data = parameter.data.to(torch.bfloat16)
-                converted += parameter.numel()
+        if hasattr(module, "cast_input_dtype_enabled"):  # peft's adapter layers (peft.helpers.disable_input_dtype_casting)
+            module.cast_input_dtype_enabled = False
     return converted
 
 

@@ -15,7 +15,9 @@ from torch.utils.checkpoint import checkpoint
 
 from tailor.data.chat_tokens import IGNORE
 
-CHUNK_TOKENS = 1024
+# A chunk's logits, in bf16 and fp32 with their gradients: ~12 bytes x 49,152 x 256 = 150 MB for
+# SmolLM2; 1,024 tokens (600 MB) were no faster (benchmarks/chat_vs_trl.py, issue 17).
+CHUNK_TOKENS = 256
 
 
 def causal_lm(model):
@@ -44,26 +46,29 @@ def lean_causal_lm_loss(model, inputs: dict, num_items_in_batch=None, chunk_toke
 
 def _final_hidden_states(model, model_inputs: dict) -> torch.Tensor:
     """The decoder's last hidden states, taken from a forward pass of the whole (possibly wrapped)
-    model: under DDP the pass must go through the wrapper, which prepares the gradient sync.
-    `logits_to_keep=1` makes the model's own head compute one position per row instead of all."""
+    model: under DDP the pass must go through the wrapper, which prepares the gradient sync."""
     captured = []
     decoder = causal_lm(model).base_model
     handle = decoder.register_forward_hook(lambda module, args, output: captured.append(output.last_hidden_state))
     try:
         # No KV cache: with one, transformers skips the packed-sequence mask and examples packed
         # into a row would attend to each other (the packing test catches this).
-        model(**model_inputs, use_cache=False, **_one_logit(causal_lm(model)))
+        model(**model_inputs, use_cache=False, **_one_logit(causal_lm(model), model_inputs["input_ids"].shape[1]))
     finally:
         handle.remove()
     return captured[-1]
 
 
-def _one_logit(lm) -> dict:
-    """`logits_to_keep=1` where the model's forward takes it (transformers' own LMs do): its head then
-    computes one position per row instead of every position."""
+def _one_logit(lm, length: int) -> dict:
+    """Have the model's own head compute one position per row instead of all, where its forward
+    takes `logits_to_keep` (transformers' own LMs do). The position goes as an index, not the count
+    1: with a count the head gets a strided slice, which matmul multiplies by expanding the head's
+    weight for every row (4 x 576 x 49,152 copied for SmolLM2: 230 ms and 230 MB a step)."""
     import inspect
 
-    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
+    if "logits_to_keep" not in inspect.signature(lm.forward).parameters:
+        return {}
+    return {"logits_to_keep": torch.tensor([length - 1])}
 
 
 def _chunk_loss(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

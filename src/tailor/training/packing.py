@@ -38,6 +38,18 @@ def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
     return rows
 
 
+def row_capacity(longest: int, max_length: int, shortest: int = 64) -> int:
+    """Tokens per packed row: the power of two that holds the longest example, within
+    [shortest, max_length]. Attention inside a row costs the row's length per token (a packed row
+    is one masked attention), so rows no longer than the data needs train faster at the same
+    tokens a step: chat conversations of at most 194 tokens in rows of 256 instead of 512 trained
+    SmolLM2 LoRA 10 % faster, at the same eval loss (benchmarks/chat_vs_trl.py, issue 17)."""
+    capacity = shortest
+    while capacity < longest:
+        capacity *= 2
+    return max(min(capacity, max_length), min(shortest, max_length))
+
+
 def build_rows(encoded: list[Encoded], capacity: int, packing: bool) -> dict[str, list[list[int]]]:
     """Columns input_ids / labels / position_ids, one row per packed group (or per example)."""
     groups = pack_rows([len(e.input_ids) for e in encoded], capacity) if packing else [[i] for i in

@@ -53,6 +53,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume)
     save_trained_model(result.trainer, run.model,
                        finish=lambda folder: task.finish_saved_model(folder, result.trainer.model, processor, rebuild))
+    # The tuned weights are on disk: free them (and the optimizer) before model/ is loaded back to be
+    # scored, instead of holding two models at once.
+    del model
+    result.release_trainer()
     if not is_main_process():
         return RunResult(run.dir, {})
     say("evaluating the saved model and the baselines ...")
