@@ -82,10 +82,18 @@ def run_tailor(args, clock) -> dict:
     eval_s = sum(h.get("eval_runtime", 0.0) for h in history if "eval_loss" in h)
     resolved = load_config(result.dir / "config.yaml")
     return {"eval_s": eval_s, "settings": {
-        "batch_size (packed rows)": resolved.train.batch_size, "max_length": resolved.data.max_length,
+        "tokens a step": resolved.train.batch_tokens, "packed rows": _rows(result.metrics),
+        "max_length": resolved.data.max_length,
         "packing": resolved.chat.packing, "train_on": resolved.chat.train_on,
         "gradient_checkpointing": resolved.train.gradient_checkpointing,
         "precision": result.metrics["train"]["precision"], "lr": resolved.train.lr}}
+
+
+def _rows(metrics: dict) -> str:
+    batching = metrics["train"]["batching"]
+    if batching.get("batches") != "token budget":
+        return f"{batching['rows']} a step"
+    return f"{batching['rows_per_step']['mean']} a step (of up to {batching['tokens']} tokens)"
 
 
 def main() -> None:

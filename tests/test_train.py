@@ -164,7 +164,7 @@ def test_token_budget_batches_train_and_are_reported(make_config):
     batching = result.metrics["train"]["batching"]
     assert batching["batches"] == "token budget" and batching["tokens"] == 96 and batching["max_rows"] == 256
     assert batching["rows_per_step"]["min"] < batching["rows_per_step"]["max"]  # short texts: more rows
-    assert batching["lr"] == 3e-3 and batching["lr_rule"] == "train.lr as set"
+    assert batching["lr"] == 3e-3 and batching["lr_rule"] == "train.lr, not scaled (no train.lr_reference_rows)"
     assert result.metrics["train"]["steps"] == 6 * batching["steps_per_epoch"]
     losses = [h["loss"] for h in json.loads((result.dir / "history.json").read_text()) if "loss" in h]
     assert losses[-1] < losses[0]
@@ -223,3 +223,19 @@ def test_text_pairs_train_and_predict_from_the_command_line(make_config, cli, tm
     code, _, err = cli("predict", run, "--text", "a", "--text", "b", "--text-pair", "c")
     assert code == 2 and err.strip() == ("error: 2 --text but 1 --text-pair; give one --text-pair per --text, in "
                                          "the same order")
+
+
+def test_under_autocast_norms_hand_on_bf16_and_outside_it_fp32(tiny_bert):
+    """Each linear layer would copy a norm's fp32 output down to bf16 again; the norm casts it once,
+    and only while autocast runs (a model evaluated in fp32 is untouched)."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert engine.norm_outputs_in_autocast_dtype(model) == len(norms) > 0
+    seen = []
+    norms[-1].register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    ids = torch.tensor([[2, 5, 6, 3]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model(input_ids=ids).logits.float().sum().backward()
+    fp32 = model(input_ids=ids).logits
+    assert seen == [torch.bfloat16, torch.float32] and fp32.dtype == torch.float32
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

@@ -164,7 +164,7 @@ def batching_for(cfg: "Config", lengths: list[int], one_target_per_row: bool = F
     # The rate is for the global batch (every process, every accumulation step): N processes at a
     # budget of T tokens then train as one process at N x T does.
     rows = plan.mean_rows * processes * t.grad_accum
-    lr, rule = t.lr, "train.lr as set"
+    lr, rule = t.lr, "train.lr, not scaled (no train.lr_reference_rows)"
     if t.lr_reference_rows:
         lr = scaled_lr(t.lr, t.lr_reference_rows, rows)
         rule = f"{t.lr:g} (tuned at {t.lr_reference_rows} rows) x sqrt({rows:.1f} / {t.lr_reference_rows})"

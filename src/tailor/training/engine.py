@@ -61,8 +61,10 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
     from tailor.tasks.base import metric_named
 
     precision = choose_precision(cfg.train.precision, task.cpu_precision)
-    if precision == "bf16" and cfg.method == "lora":
-        frozen_weights_in_bf16(model)
+    if precision == "bf16":
+        norm_outputs_in_autocast_dtype(model)
+        if cfg.method == "lora":
+            frozen_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
     batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets == "classes")
@@ -212,6 +214,27 @@ def frozen_weights_in_bf16(model: torch.nn.Module) -> int:
         if hasattr(module, "cast_input_dtype_enabled"):  # peft's adapter layers (peft.helpers.disable_input_dtype_casting)
             module.cast_input_dtype_enabled = False
     return converted
+
+
+def norm_outputs_in_autocast_dtype(model: torch.nn.Module) -> int:
+    """Under autocast, layer_norm computes in fp32 and returns fp32, and every linear layer that
+    reads its output copies it down again (q, k and v each their own copy, in every pass). A norm's
+    output is cast once instead: a MiniLM step of 32 x 32 tokens -7 %, 64 x 32 -11 % (issue 17).
+    The norm itself still computes in fp32; where its output is the residual stream (post-norm
+    BERT), that stream is then held in bf16, as in a model stored in bf16. Outside autocast
+    (a model evaluated in fp32) nothing changes. Returns the norms hooked."""
+    hooked = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm"):
+            module.register_forward_hook(_output_in_autocast_dtype)
+            hooked += 1
+    return hooked
+
+
+def _output_in_autocast_dtype(module, args, output):
+    if not isinstance(output, torch.Tensor) or not torch.is_autocast_enabled(output.device.type):
+        return None  # keep the output as it is
+    return output.to(torch.get_autocast_dtype(output.device.type))
 
 
 def choose_precision(requested: str, cpu_choice: str | None = None) -> str:
