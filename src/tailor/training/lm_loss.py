@@ -53,13 +53,13 @@ def _final_hidden_states(model, model_inputs: dict) -> torch.Tensor:
     try:
         # No KV cache: with one, transformers skips the packed-sequence mask and examples packed
         # into a row would attend to each other (the packing test catches this).
-        model(**model_inputs, use_cache=False, **_one_logit(causal_lm(model), model_inputs["input_ids"].shape[1]))
+        model(**model_inputs, use_cache=False, **_one_logit(causal_lm(model), model_inputs["input_ids"]))
     finally:
         handle.remove()
     return captured[-1]
 
 
-def _one_logit(lm, length: int) -> dict:
+def _one_logit(lm, input_ids: torch.Tensor) -> dict:
     """Have the model's own head compute one position per row instead of all, where its forward
     takes `logits_to_keep` (transformers' own LMs do). The position goes as an index, not the count
     1: with a count the head gets a strided slice, which matmul multiplies by expanding the head's
@@ -68,7 +68,7 @@ def _one_logit(lm, length: int) -> dict:
 
     if "logits_to_keep" not in inspect.signature(lm.forward).parameters:
         return {}
-    return {"logits_to_keep": torch.tensor([length - 1])}
+    return {"logits_to_keep": torch.tensor([input_ids.shape[1] - 1], device=input_ids.device)}
 
 
 def _chunk_loss(head, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

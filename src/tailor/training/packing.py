@@ -47,7 +47,7 @@ def row_capacity(longest: int, max_length: int, shortest: int = 64) -> int:
     capacity = shortest
     while capacity < longest:
         capacity *= 2
-    return max(min(capacity, max_length), min(shortest, max_length))
+    return min(capacity, max_length)
 
 
 def build_rows(encoded: list[Encoded], capacity: int, packing: bool) -> dict[str, list[list[int]]]:
