@@ -42,7 +42,8 @@ def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch
 # Token-budget batches with a budget no row reaches: the row cap sets every batch (8 rows in one
 # process, 4 + 4 in two), so the sampler that shares them out is what is compared.
 TOKEN_BUDGET_CASES = [("text-classification", {"batch_tokens": 10_000}),
-                      ("token-classification", {"batch_tokens": 10_000})]
+                      ("token-classification", {"batch_tokens": 10_000}),
+                      ("chat", {"batch_tokens": 10_000})]  # chat's default batching since issue 17
 
 
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is installed with torch")
