@@ -100,22 +100,23 @@ class TrainSection(Section):
     batch_size: int | None = Field(None, gt=0, description="rows per step in each process (packed rows for "
                                                            "chat; with train.batch_tokens, the most rows a step "
                                                            "may take); the global batch is this x processes x "
-                                                           "grad_accum; default per task: 16 for images, 4 for "
-                                                           "chat, 256 as the cap of token-budget batches")
+                                                           "grad_accum; default per task: 16 for images, 256 "
+                                                           "(64 for chat) as the cap of token-budget batches")
     batch_tokens: int | None = Field(None, gt=0, description="token budget of a step in each process (rows x "
                                                              "the step's longest row): rows of one length are "
                                                              "batched together, as many as fit (short texts many, "
                                                              "long ones few), up to train.batch_size rows; default "
-                                                             "per task (1024 for text and token classification "
-                                                             "unless train.batch_size is set: then fixed batches "
-                                                             "of that many rows)")
+                                                             "per task (1024 for text and token classification, "
+                                                             "2048 for chat, unless train.batch_size is set: then "
+                                                             "fixed batches of that many rows)")
     lr: float | None = Field(None, gt=0, description="peak learning rate; default: 2e-4 for LoRA, else the "
                                                      "embedded model's tuned value, else 5e-5")
     lr_reference_rows: int | None = Field(None, gt=0, description="the rows per step train.lr was tuned at; with "
                                                                   "token-budget batches the rate used is train.lr "
                                                                   "x sqrt(mean rows per step / this) (Adam's "
                                                                   "square-root rule). Set by tailor when it picks "
-                                                                  "the default rate; null uses train.lr as it is")
+                                                                  "the default rate (8; chat: null, its rate is for "
+                                                                  "its token budget); null uses train.lr as it is")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
