@@ -112,6 +112,21 @@ def fast_config(model: Path, data: dict, extra: dict, **train) -> dict:
     return config
 
 
+def train_tiny_run(name: str, folder: Path, request, **train) -> Path:
+    """A run of task `name` on its tiny model and fixture data in `folder` (absolute paths, so the
+    run's config reads its data from anywhere); returns the run folder."""
+    import tailor
+    from tailor.config import load_config
+
+    fixture = TASK_FIXTURES[name]
+    config = {"task": name, **fast_config(request.getfixturevalue(fixture.model), fixture.write(folder),
+                                          fixture.config, **train)}
+    config["output"] = {"dir": str(folder / "run")}
+    for key in ("train", "eval"):
+        config["data"][key] = str(folder / config["data"][key])
+    return tailor.train(load_config(None, base=config)).dir
+
+
 def weights_changed(base, saved) -> bool:
     """A LoRA adapter starts with B = 0, so trained means some B != 0; else some weight moved."""
     if (saved / "adapter_model.safetensors").exists():

@@ -44,7 +44,7 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
+    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`, or an ONNX export")],
     data: Annotated[Path, typer.Option("--data", help="labelled file with the training column names")],
     output: Annotated[Optional[Path], typer.Option(help="also write the metrics to this JSON file")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
@@ -62,7 +62,7 @@ def evaluate(
 
 @app.command()
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
+    run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`, or an ONNX export")],
     text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
     text_pair: Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
                                                             "order, for a run trained with data.text_pair")] = None,
@@ -117,13 +117,25 @@ def chat(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`")],
     out: Annotated[Path, typer.Option("--out", help="folder to write the model to")],
-    merge: Annotated[bool, typer.Option(help="fold a LoRA adapter into the weights: a standalone model")] = False,
+    format: Annotated[str, typer.Option("--format", help="hf: the folder transformers loads; onnx: a graph for "
+                                                         "onnxruntime (text, token and image classification); "
+                                                         "gguf: llama.cpp / Ollama (chat)")] = "hf",
+    quantize: Annotated[Optional[str], typer.Option(help="onnx: fp32 (default), f16 or int8; gguf: f16, q8_0 "
+                                                         "(default) or q4_0")] = None,
+    merge: Annotated[bool, typer.Option(help="hf: fold a LoRA adapter into the weights: a standalone model")] = False,
+    data: Annotated[Optional[Path], typer.Option("--data", help="onnx: inputs to check the export on (default: the "
+                                                              "run's evaluation data)")] = None,
+    min_agreement: Annotated[Optional[float], typer.Option(min=0, max=1, help="quantized exports: the least "
+                                                                           "share of held-out answers that must "
+                                                                           "match the run's model (onnx int8 0.95; "
+                                                                           "gguf f16 0.9, q8_0 0.5)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ):
-    """Write the run's model as a standalone folder (safetensors, tokenizer, chat template)."""
+    """Write the run's model as a standalone folder, checked against the run's own model (onnx)."""
     from tailor.api import export as run_export
 
-    folder = run_export(run_dir, out, merge=merge, overwrite=overwrite)
+    folder = run_export(run_dir, out, format=format, quantize=quantize, merge=merge, data=data,
+                        min_agreement=min_agreement, overwrite=overwrite)
     typer.echo(f"wrote {folder}")
 
 

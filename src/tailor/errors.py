@@ -21,6 +21,10 @@ class RunError(TailorError):
     """A run folder is missing, incomplete, or would be overwritten."""
 
 
+class ExportError(TailorError):
+    """An export cannot be written, or does not answer like the run's own model."""
+
+
 class DataError(TailorError):
     """Bad input data, located as precisely as we can: file, line or row, field."""
 

@@ -37,6 +37,14 @@ def stop_token_ids(model, tokenizer) -> list[int]:
 def generate(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0,
              top_p: float = 1.0, streamer=None) -> str:
     """The model's answer to `messages`, rendered by its chat template. temperature 0 = greedy."""
+    ids = answer_ids(model, tokenizer, messages, max_new_tokens=max_new_tokens, temperature=temperature,
+                     top_p=top_p, streamer=streamer)
+    return tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+def answer_ids(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0,
+               top_p: float = 1.0, streamer=None) -> list[int]:
+    """The answer's token ids, the stop token included when the model stopped."""
     ids = torch.tensor([render_prompt(tokenizer, messages)])
     device = next(model.parameters()).device
     stops = stop_token_ids(model, tokenizer)
@@ -48,4 +56,4 @@ def generate(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 25
                                 max_new_tokens=max_new_tokens, eos_token_id=stops,
                                 pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0],
                                 streamer=streamer, **sampling)
-    return tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    return output[0, ids.shape[1]:].tolist()

@@ -47,6 +47,7 @@ class Chat:
     pipeline_tag: ClassVar[str] = "text-generation"
     pipeline_input: ClassVar[str] = '[{"role": "user", "content": "Who are you?"}], max_new_tokens=128'
     peft_task_type: ClassVar[str] = "CAUSAL_LM"
+    export_formats: ClassVar[tuple[str, ...]] = ("hf", "gguf")
     lora_head: ClassVar[tuple] = ()
     # 2,048 tokens a step in packed rows as long as the longest example needs (at most 512: 4 rows
     # of 512, 8 of 256, ...), activations recomputed in the backward pass: measured against TRL's

@@ -101,6 +101,7 @@ class ImageClassification(OneLabelPerInput):
     pipeline_tag: ClassVar[str] = "image-classification"
     pipeline_input: ClassVar[str] = '"photo.jpg"'
     peft_task_type: ClassVar[None] = None  # peft has no image task type: the head is kept by name
+    export_formats: ClassVar[tuple[str, ...]] = ("hf", "onnx")
     lora_head: ClassVar[tuple] = ("classifier",)  # the head's name in every HF image classifier (and ours)
     # Measured on 600 grey clothes photos, 5 classes, EfficientNet-Lite0 at 224 px on 2 cores
     # (benchmarks/image_clothes.py): batch 16 for 10 epochs reaches eval accuracy 0.885, test 0.864.

@@ -32,6 +32,7 @@ class TextClassification(OneLabelPerInput):
     pipeline_tag: ClassVar[str] = "text-classification"
     pipeline_input: ClassVar[str] = '"your text here"'
     peft_task_type: ClassVar[str] = "SEQ_CLS"
+    export_formats: ClassVar[tuple[str, ...]] = ("hf", "onnx")
     lora_head: ClassVar[tuple] = ()
     # Token-budget batches of 1,024 tokens (about 30 tweets a step; training/batching.py), lr scaled
     # from 5e-5 at 8 rows. Benchmark tweets (4,000, 2 epochs, one evaluation per epoch), seeds

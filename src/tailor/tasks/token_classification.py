@@ -45,6 +45,7 @@ class TokenClassification:
     # the first sub-token of each word carries its tag (as trained): whole words come back
     pipeline_input: ClassVar[str] = '"your text here", aggregation_strategy="first"'
     peft_task_type: ClassVar[str] = "TOKEN_CLS"
+    export_formats: ClassVar[tuple[str, ...]] = ("hf", "onnx")
     lora_head: ClassVar[tuple] = ()
     # Sentences are short (CoNLL news ~14 words, tweets ~20): batches of 8 and 128 sub-tokens, as for
     # classification; no dropout and eager attention on a CPU for the same measured reasons.

@@ -20,7 +20,8 @@ def device_batches(model, encoded, collate: Callable, batch_size: int) -> Iterat
     """(row indices, collated batch on the model's device) for batches of similar length, with
     gradients off; the model is put in eval mode."""
     dataset, order = encoded.dataset, length_order(encoded.lengths)
-    device = next(model.parameters()).device
+    # an ONNX stand-in (exports/onnx.py) has a device but no parameters
+    device = getattr(model, "device", None) or next(model.parameters()).device
     model.eval()
     starts = range(0, len(order), batch_size)
     with torch.inference_mode():

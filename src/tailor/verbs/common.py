@@ -36,11 +36,15 @@ def load_processor(task, source, cfg: Config):
 
 
 def load_run(run_dir: str | Path):
-    """(config, task, model, processor) of a finished run, loaded from model/ with plain transformers."""
+    """(config, task, model, processor) of a finished run, loaded from model/ with plain transformers;
+    or of an ONNX export folder, its graph run by onnxruntime."""
     import transformers
 
+    from tailor.exports.onnx_folder import is_onnx_export, load_onnx_export
     from tailor.tasks import get_task
 
+    if is_onnx_export(Path(run_dir)):
+        return load_onnx_export(Path(run_dir))
     run = RunDir(Path(run_dir))
     model_dir = run.require_model()
     transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here

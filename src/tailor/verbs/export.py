@@ -1,4 +1,4 @@
-"""`tailor export`: a run's model as a standalone folder."""
+"""`tailor export`: a run's model as a standalone folder, in the format another runtime reads."""
 
 from __future__ import annotations
 
@@ -6,14 +6,40 @@ import shutil
 from pathlib import Path
 
 from tailor.console import warn
-from tailor.errors import RunError
+from tailor.errors import ConfigError, RunError
 from tailor.runs import RunDir, save_folder_atomically
 
 
-def export(run_dir: str | Path, out: str | Path, *, merge: bool = False, overwrite: bool = False) -> Path:
-    """Copy a run's model out as a standalone folder. `merge` folds a LoRA adapter into the base
-    weights: the result loads with plain transformers (no peft), chat template and generation
-    config included."""
+FORMATS = ("hf", "onnx", "gguf")
+
+
+def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize: str | None = None,
+           merge: bool = False, data: str | Path | None = None, min_agreement: float | None = None,
+           overwrite: bool = False) -> Path:
+    """Write a run's model as a standalone folder.
+
+    - format "hf": the folder transformers loads; `merge` folds a LoRA adapter into the base weights,
+      so the result loads without peft, chat template and generation config included.
+    - format "onnx" (text, token and image classification): the graph for onnxruntime, `quantize`
+      fp32 (default), f16 or int8, checked against the run's model on its held-out rows (or `data`)
+      before it is written; `tailor predict OUT` and `tailor eval OUT` run on it.
+    - format "gguf" (chat): one file for llama.cpp, Ollama and LM Studio, `quantize` f16, q8_0
+      (default) or q4_0, with an Ollama Modelfile, checked by answering the run's held-out prompts.
+    `min_agreement`: the least share of held-out answers that must match the run's (quantized exports).
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    if format == "onnx":
+        return _export_onnx(Path(run_dir), Path(out), quantize or "fp32", data, min_agreement, overwrite)
+    if format == "gguf":
+        from tailor.exports.gguf_folder import write_gguf_export
+
+        RunDir(Path(run_dir)).require_model()
+        write_gguf_export(Path(run_dir), Path(out), quantize or "q8_0", min_agreement=min_agreement,
+                          overwrite=overwrite)
+        return Path(out)
+    if quantize is not None:
+        raise ConfigError("--quantize is for --format onnx")
     run = RunDir(Path(run_dir))
     model_dir = run.require_model()
     out = Path(out)
@@ -28,6 +54,18 @@ def export(run_dir: str | Path, out: str | Path, *, merge: bool = False, overwri
                  "--merge writes a standalone model")
         return out
     save_folder_atomically(out, lambda folder: _write_merged(run.dir, folder))
+    return out
+
+
+def _export_onnx(run_dir: Path, out: Path, variant: str, data, min_agreement, overwrite: bool) -> Path:
+    from tailor.exports.onnx import VARIANTS
+    from tailor.exports.onnx_folder import write_onnx_export
+
+    if variant not in VARIANTS:
+        raise ConfigError(f"--quantize {variant}: an ONNX export is one of {', '.join(VARIANTS)}")
+    RunDir(run_dir).require_model()
+    write_onnx_export(run_dir, out, variant, data=Path(data) if data else None, min_agreement=min_agreement,
+                      overwrite=overwrite)
     return out
 
 

@@ -1,0 +1,100 @@
+"""ONNX exports of every task that offers them: written, checked against the run's own model, and
+usable by `tailor predict` / `tailor eval` exactly like the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tailor
+from task_fixtures import TASK_FIXTURES, train_tiny_run
+from tailor.errors import ConfigError, ExportError
+from tailor.tasks import TASKS, get_task
+
+ONNX_TASKS = sorted(name for name in TASKS if "onnx" in get_task(name).export_formats)
+EXPORT_FILES = {"model.onnx", "config.json", "tailor.yaml", "verification.json"}
+
+
+def test_the_classic_tasks_offer_onnx_and_chat_does_not():
+    assert ONNX_TASKS == ["image-classification", "text-classification", "token-classification"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, request):
+    """One tiny trained run per task with an ONNX export (trained once for this module)."""
+    return {name: train_tiny_run(name, tmp_path_factory.mktemp(name), request, max_steps=3) for name in ONNX_TASKS}
+
+
+@pytest.mark.parametrize("name", ONNX_TASKS)
+def test_fp32_export_agrees_on_every_held_out_row_and_serves_predict_and_eval(name, runs, tmp_path):
+    fixture, run = TASK_FIXTURES[name], runs[name]
+    out = tailor.export(run, tmp_path / "onnx", format="onnx")
+    assert EXPORT_FILES <= {p.name for p in out.iterdir()}
+    report = json.loads((out / "verification.json").read_text())
+    assert report["passed"] and report["variant"] == "fp32" and report["rows"] == 16
+    assert report["rows_identical"] == 16 and report["max_abs_logit_difference"] < 1e-4
+    assert report["metric"]["export"] == report["metric"]["model"]
+    assert yaml.safe_load((out / "tailor.yaml").read_text())["task"] == name
+
+    inputs = run.parent / fixture.predict_file
+    from_run, from_export = tailor.predict(run, data=inputs), tailor.predict(out, data=inputs)
+    assert [_answer(a) for a in from_export] == [_answer(a) for a in from_run]
+    on_export, on_run = tailor.evaluate(out, inputs), tailor.evaluate(run, inputs)
+    for metric in get_task(name).metrics:
+        assert on_export[metric.name] == pytest.approx(on_run[metric.name], abs=1e-6), metric.name
+
+
+def _answer(answer: dict):
+    """What a user reads off an answer: the label, or the entity spans (scores differ in the last digits)."""
+    if "entities" in answer:
+        return [(e["start"], e["end"], e["label"]) for e in answer["entities"]]
+    return answer["label"]
+
+
+@pytest.mark.parametrize("variant", ["int8", "f16"])
+def test_smaller_variants_report_their_agreement_and_shrink_the_file(variant, runs, tmp_path):
+    run = runs["text-classification"]
+    full = tailor.export(run, tmp_path / "fp32", format="onnx")
+    small = tailor.export(run, tmp_path / variant, format="onnx", quantize=variant, min_agreement=0.0 if variant == "int8" else None)
+    report = json.loads((small / "verification.json").read_text())
+    assert report["variant"] == variant and report["rows"] == 16 and 0 <= report["agreement"] <= 1
+    assert (small / "model.onnx").stat().st_size < 0.7 * (full / "model.onnx").stat().st_size
+    assert len(tailor.predict(small, texts=["good film"])) == 1
+
+
+def test_an_export_that_answers_differently_is_refused_and_kept_aside(runs, tmp_path, monkeypatch):
+    from tailor.exports import onnx_folder as folder, verify
+
+    def one_row_differs(*args):
+        return verify.Agreement(rows=16, rows_identical=15, positions=16, positions_identical=15,
+                                max_abs_logit_difference=0.5)
+
+    monkeypatch.setattr(folder, "compare", one_row_differs)
+    out = tmp_path / "onnx"
+    with pytest.raises(ExportError) as error:
+        tailor.export(runs["text-classification"], out, format="onnx")
+    assert str(error.value).startswith(
+        "the fp32 ONNX export does not answer like the run's model (identical answers 93.75% < the 100% required): "
+        "identical answers on 15 of 16 held-out rows (93.75%), largest logit difference 0.5")
+    assert f"nothing was written to {out}" in str(error.value)
+    assert not out.exists()
+    assert json.loads((tmp_path / "onnx.rejected" / "verification.json").read_text())["passed"] is False
+
+
+def test_min_agreement_is_for_int8_only(runs, tmp_path):
+    with pytest.raises(ConfigError, match="--min-agreement is for --quantize int8"):
+        tailor.export(runs["text-classification"], tmp_path / "x", format="onnx", min_agreement=0.9)
+
+
+def test_export_errors_are_one_line_on_the_command_line(runs, cli, tmp_path):
+    code, _, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "x"), "--format", "tflite")
+    assert code == 2 and "--format tflite: choose one of hf, onnx, gguf" in err
+    code, _, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "x"), "--quantize", "int8")
+    assert code == 2 and "--quantize is for --format onnx" in err
+    code, out, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "ok"), "--format", "onnx")
+    assert code == 0 and "identical answers on 16 of 16 held-out rows (100.00%)" in err and "wrote" in out
+
+
