@@ -98,3 +98,22 @@ def test_export_errors_are_one_line_on_the_command_line(runs, cli, tmp_path):
     assert code == 0 and "identical answers on 16 of 16 held-out rows (100.00%)" in err and "wrote" in out
 
 
+
+
+def test_compress_measures_every_variant_beside_the_original(runs, tmp_path):
+    from safetensors.torch import load_file
+
+    run = runs["text-classification"]
+    result = tailor.compress(run, tmp_path / "small", keep_layers=1, recover_epochs=1)
+    names = [row["variant"] for row in result["variants"]]
+    assert names == ["original (PyTorch fp32)", "ONNX fp32", "ONNX int8", "1 layers, no recovery",
+                     "1 layers, recovered (1 epoch)", "1 layers, recovered, ONNX int8"]
+    for row in result["variants"]:
+        assert row["size_mb"] > 0 and row["rows_per_s"] > 0 and 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
+        assert 0 <= row["metric"] <= 1 and row["gain"]
+    pruned = load_file(tmp_path / "small" / "layers-1" / "model.safetensors")
+    assert not any(".layer.1." in name for name in pruned) and any(".layer.0." in name for name in pruned)
+    recovered = tmp_path / "small" / "layers-1-recovered"
+    assert json.loads((recovered / "model" / "config.json").read_text())["num_hidden_layers"] == 1
+    assert (tmp_path / "small" / "compression.md").read_text().count("\n| ") == 7  # header + 6 variants
+    assert json.loads((tmp_path / "small" / "compression.json").read_text())["variants"][0]["gain"] == "-"

@@ -6,8 +6,9 @@
     predict(run.dir, texts=["what a great day"])
 """
 
-from tailor.api import check, evaluate, export, predict, train
-from tailor.errors import ConfigError, DataError, ModelError, RunError, TailorError
+from tailor.api import check, compress, evaluate, export, predict, train
+from tailor.errors import ConfigError, DataError, ExportError, ModelError, RunError, TailorError
 
-__all__ = ["train", "evaluate", "predict", "check", "export", "TailorError", "ConfigError", "DataError", "ModelError", "RunError"]
+__all__ = ["train", "evaluate", "predict", "check", "export", "compress", "TailorError", "ConfigError", "DataError",
+           "ExportError", "ModelError", "RunError"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The public Python API: train, evaluate, predict, check, export. Each verb lives in its own
+"""The public Python API: train, evaluate, predict, check, export, compress. Each verb lives in its own
 module under tailor/verbs/; the CLI is a thin shell over these."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tailor.verbs.check import check  # noqa: E402
+from tailor.verbs.compress import compress  # noqa: E402
 from tailor.verbs.common import load_run  # noqa: E402
 from tailor.verbs.evaluate import evaluate  # noqa: E402
 from tailor.verbs.export import export  # noqa: E402
 from tailor.verbs.predict import predict  # noqa: E402
 from tailor.verbs.train import RunResult, train  # noqa: E402
 
-__all__ = ["train", "evaluate", "predict", "check", "export", "load_run", "RunResult"]
+__all__ = ["train", "evaluate", "predict", "check", "export", "compress", "load_run", "RunResult"]

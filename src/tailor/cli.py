@@ -139,6 +139,26 @@ def export(
     typer.echo(f"wrote {folder}")
 
 
+@app.command()
+def compress(
+    run_dir: Annotated[Path, typer.Argument(help="run folder of a text, token or image classification run")],
+    out: Annotated[Path, typer.Option("--out", help="folder for the variants and compression.md")],
+    keep_layers: Annotated[Optional[int], typer.Option(min=1, help="transformer layers the pruned variant keeps "
+                                                                   "(default: half)")] = None,
+    recover_epochs: Annotated[float, typer.Option(min=0, help="epochs of recovery fine-tuning after pruning "
+                                                              "(0: none)")] = 1.0,
+    data: Annotated[Optional[Path], typer.Option("--data", help="labelled file to score the variants on (default: "
+                                                              "the run's evaluation data)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+):
+    """Smaller and faster variants (int8, fewer layers) measured beside the original on this CPU."""
+    from tailor.api import compress as run_compress
+
+    run_compress(run_dir, out, keep_layers=keep_layers, recover_epochs=recover_epochs, data=data,
+                 overwrite=overwrite)
+    typer.echo(f"wrote {out / 'compression.md'}")
+
+
 @data_app.command("check")
 def data_check(
     config: Annotated[Path, typer.Argument(help="YAML config file")],

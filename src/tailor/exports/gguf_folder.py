@@ -50,8 +50,9 @@ def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement:
     check_exportable(model, tokenizer)
     end_of_turn = tokenizer.eos_token_id
     pieces = _turn_pieces(tokenizer)
-    examples = _held_out(task, cfg)
-    prompts = [prompt.messages for prompt in _prompts_of(examples)[:CHECK_PROMPTS]]
+    data = _held_out(task, cfg)
+    examples = data.eval
+    prompts = [prompt.messages for prompt in task.held_out_prompts(data)[:CHECK_PROMPTS]]
     threshold = MIN_AGREEMENT[quantize] if min_agreement is None else min_agreement
     name = f"model.{quantize}.gguf"
 
@@ -90,15 +91,9 @@ def _held_out(task, cfg: Config):
     from tailor.data.loading import load_task_data
 
     try:
-        return load_task_data(task, cfg).eval
+        return load_task_data(task, cfg)
     except (FileNotFoundError, OSError) as exc:
         raise ConfigError(f"the run's evaluation data cannot be read again to check the export ({exc})") from None
-
-
-def _prompts_of(examples):
-    from tailor.data.conversations import prompts_of
-
-    return prompts_of(examples) if "messages" in examples.columns else []
 
 
 def _read_back(folder: Path, name: str):

@@ -44,6 +44,7 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
                       min_agreement: float | None = None, overwrite: bool = False) -> dict:
     """Trace the run's model, check the graph against it on held-out inputs, and write the folder;
     returns the verification figures (checked.py: a failed check writes nothing to `out`)."""
+    from tailor.evaluation.classification import model_labels
     from tailor.verbs.common import load_run
 
     cfg, task, model, processor = load_run(run_dir)
@@ -51,8 +52,8 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
         raise ConfigError(f"--format onnx is for the classic tasks' runs; this is a {task.name} run: export it "
                           f"with --format {' or --format '.join(task.export_formats)}")
     threshold = _threshold(variant, min_agreement)
-    examples, source, targets = _held_out(task, cfg, data)
-    labels = _labels(model) if targets else None
+    examples, source, targets = held_out(task, cfg, data)
+    labels = model_labels(model) if targets else None
     encoded, collate = task.encode(examples, processor, cfg, labels), task.collator(processor, cfg)
     model = model.to("cpu")
     batch = cfg.eval.batch_size
@@ -82,7 +83,7 @@ def _threshold(variant: str, min_agreement: float | None) -> float:
     return INT8_MIN_AGREEMENT if min_agreement is None else min_agreement
 
 
-def _held_out(task, cfg: Config, data: Path | None):
+def held_out(task, cfg: Config, data: Path | None):
     """(examples, where they come from, whether they carry targets): the run's evaluation data, or
     `data` (labelled or not)."""
     if data is not None:
@@ -96,12 +97,6 @@ def _held_out(task, cfg: Config, data: Path | None):
         raise ConfigError(f"the run's evaluation data cannot be read again to check the export ({exc}); give "
                           "inputs to check it on with --data FILE") from None
     return loaded.eval, loaded.eval_source, True
-
-
-def _labels(model) -> list[str]:
-    from tailor.evaluation.classification import model_labels
-
-    return model_labels(model)
 
 
 def _first_batch(encoded, collate, batch_size: int) -> dict:

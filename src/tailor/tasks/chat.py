@@ -168,6 +168,11 @@ class Chat:
         return {"prompts": self.read(Path(cfg.options.prompts), cfg, targets=False)}
 
     def _report_prompts(self, data: TaskData, cfg: Config):
+        return self.held_out_prompts(data)[: cfg.options.samples]
+
+    def held_out_prompts(self, data: TaskData):
+        """Prompts never trained on: the chat.prompts file when there is one, else the evaluation
+        conversations cut before their last answer (the report and export checks answer these)."""
         from tailor.data.conversations import prompts_of
 
         if "prompts" in data.extras:
@@ -176,7 +181,7 @@ class Chat:
             examples = data.eval
         else:
             return []  # plain text (continued pre-training) has no prompts to answer
-        return prompts_of(examples)[: cfg.options.samples]
+        return prompts_of(examples)
 
     def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
         """LoRA runs keep the adapter (small; `tailor export --merge` writes a standalone model); the

@@ -1,0 +1,49 @@
+"""How fast a model answers on this machine: latency of single inputs (p50, p95) and throughput at
+a batch size, both on real held-out rows, after a warm-up."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import torch
+
+LATENCY_ROWS = 64
+THROUGHPUT_ROWS = 512
+WARM_UP = 3
+
+
+def latency_ms(model, encoded, collate, rows: int = LATENCY_ROWS) -> dict:
+    """p50 and p95 of one input at a time (batch 1), over the first `rows` held-out rows."""
+    inputs = [_inputs(collate([encoded.dataset[i]])) for i in range(min(rows, len(encoded.lengths)))]
+    model.eval()
+    times = []
+    with torch.inference_mode():
+        for index, batch in enumerate(inputs[:WARM_UP] + inputs):
+            started = time.perf_counter()
+            model(**batch)
+            if index >= WARM_UP:
+                times.append(1000 * (time.perf_counter() - started))
+    return {"p50": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2)}
+
+
+def rows_per_second(model, encoded, collate, batch_size: int, rows: int = THROUGHPUT_ROWS) -> float:
+    """Held-out rows a second at `batch_size`, batches in length order as tailor evaluates."""
+    from tailor.training.inference import length_order
+
+    order = length_order(encoded.lengths)[:rows]
+    batches = [_inputs(collate([encoded.dataset[i] for i in order[start:start + batch_size]]))
+               for start in range(0, len(order), batch_size)]
+    model.eval()
+    with torch.inference_mode():
+        model(**batches[0])  # warm-up
+        started = time.perf_counter()
+        for batch in batches:
+            model(**batch)
+        seconds = time.perf_counter() - started
+    return round(len(order) / seconds, 1)
+
+
+def _inputs(batch: dict) -> dict:
+    return {name: value for name, value in batch.items() if name != "labels"}
