@@ -36,7 +36,7 @@ def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement:
                       overwrite: bool = False) -> dict:
     from tailor.exports.checked import write_checked
     from tailor.exports.gguf import QUANTIZE, check_exportable, write_gguf
-    from tailor.exports.modelfile import TurnPieces, modelfile
+    from tailor.exports.modelfile import modelfile
     from tailor.models.methods import merge_for_export
     from tailor.verbs.common import load_run
 
@@ -116,7 +116,7 @@ def _losses(task, cfg: Config, model, exported, tokenizer, examples) -> dict:
 
 def _failures(report: dict, threshold: float) -> list[str]:
     failures = []
-    if report["agreement"] < threshold:
+    if report["agreement"] is not None and report["agreement"] < threshold:
         failures.append(f"identical answers {report['agreement']:.0%} < the {threshold:.0%} required")
     if report["tokenizer_identical"] < report["prompts"]:
         failures.append(f"its tokenizer splits {report['prompts'] - report['tokenizer_identical']} prompts differently")
@@ -145,15 +145,19 @@ def compare_answers(model, tokenizer, exported, exported_tokenizer, prompts: lis
         stops["model"] += bool(expected) and expected[-1] == end_of_turn
         stops["export"] += bool(got) and got[-1] == end_of_turn
     return {"prompts": len(prompts), "answers_identical": identical,
-            "agreement": round(identical / max(len(prompts), 1), 4),
+            # None: no held-out prompts (plain-text data); the loss still checks the file
+            "agreement": round(identical / len(prompts), 4) if prompts else None,
             "first_difference_median_token": statistics.median(divergences) if divergences else None,
             "answers_stopping_at_end_of_turn": stops, "tokenizer_identical": same_tokens,
             "eos_is_end_of_turn": exported_tokenizer.eos_token_id == end_of_turn}
 
 
 def summary(report: dict) -> str:
-    line = (f"identical greedy answers to {report['answers_identical']} of {report['prompts']} held-out prompts "
-            f"({report['agreement']:.0%})")
+    if report["agreement"] is None:
+        line = "no held-out prompts to answer"
+    else:
+        line = (f"identical greedy answers to {report['answers_identical']} of {report['prompts']} held-out prompts "
+                f"({report['agreement']:.0%})")
     if report["first_difference_median_token"] is not None:
         line += f", the others first differ at token {report['first_difference_median_token']:g} (median)"
     stops = report["answers_stopping_at_end_of_turn"]

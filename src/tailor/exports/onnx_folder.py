@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from tailor.config import Config, load_config
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, ExportError
 from tailor.exports.checked import write_checked
 from tailor.exports.onnx import MODEL_FILE, OnnxModel, example_batch, write_graph
 from tailor.exports.verify import Agreement, compare
@@ -60,7 +60,12 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
 
     def write(folder: Path) -> dict:
         started = time.perf_counter()
-        write_graph(model, example_batch(_first_batch(encoded, collate, batch)), folder / MODEL_FILE, variant)
+        try:
+            write_graph(model, example_batch(_first_batch(encoded, collate, batch)), folder / MODEL_FILE, variant)
+        except Exception as exc:  # an architecture torch.export cannot trace: say so in one line (--debug: why)
+            raise ExportError(f"torch's ONNX exporter could not trace this {model.config.model_type} model "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                              "export it with --format hf") from exc
         model.config.save_pretrained(folder)
         processor.save_pretrained(folder)
         shutil.copy(RunDir(run_dir).config, folder / CONFIG_FILE)
