@@ -11,6 +11,7 @@ import torch
 
 LATENCY_ROWS = 64
 THROUGHPUT_ROWS = 512
+THROUGHPUT_PASSES = 3  # the median pass: this machine's speed drifts
 WARM_UP = 3
 
 
@@ -29,20 +30,23 @@ def latency_ms(model, encoded, collate, rows: int = LATENCY_ROWS) -> dict:
 
 
 def rows_per_second(model, encoded, collate, batch_size: int, rows: int = THROUGHPUT_ROWS) -> float:
-    """Held-out rows a second at `batch_size`, batches in length order as tailor evaluates."""
+    """Held-out rows a second at `batch_size`, batches in length order as tailor evaluates; the
+    median of THROUGHPUT_PASSES passes."""
     from tailor.training.inference import length_order
 
     order = length_order(encoded.lengths)[:rows]
     batches = [_inputs(collate([encoded.dataset[i] for i in order[start:start + batch_size]]))
                for start in range(0, len(order), batch_size)]
     model.eval()
+    passes = []
     with torch.inference_mode():
         model(**batches[0])  # warm-up
-        started = time.perf_counter()
-        for batch in batches:
-            model(**batch)
-        seconds = time.perf_counter() - started
-    return round(len(order) / seconds, 1)
+        for _ in range(THROUGHPUT_PASSES):
+            started = time.perf_counter()
+            for batch in batches:
+                model(**batch)
+            passes.append(time.perf_counter() - started)
+    return round(len(order) / statistics.median(passes), 1)
 
 
 def _inputs(batch: dict) -> dict:

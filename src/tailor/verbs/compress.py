@@ -8,7 +8,8 @@ Variants:
   short recovery fine-tune (a normal `tailor train` from the pruned model, same data), and that
   recovered model as int8 ONNX.
 Unstructured (magnitude) sparsity is not offered: neither PyTorch's CPU kernels nor onnxruntime's
-run a sparse dense-layout matrix any faster.
+run a sparse dense-layout matrix any faster. Nor is torchao's int8: its dynamic int8 quantization
+(0.18, eager, no torch.compile) answered a MiniLM input in 28.9 ms against 15.9 ms in fp32 here.
 """
 
 from __future__ import annotations
@@ -169,4 +170,5 @@ def _machine() -> str:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"Machine: {cpu}, {os.cpu_count()} CPUs{', ' + ', '.join(features) if features else ''}; torch "
             f"{torch.__version__} with {torch.get_num_threads()} threads; {when}. One measurement per variant "
-            "(latency: 64 held-out rows one at a time after 3 warm-up rows; throughput: up to 512 rows).")
+            "(latency: the median and 95th percentile over 64 held-out rows, one at a time, after 3 warm-up rows; "
+            "throughput: the median of 3 passes over up to 512 rows).")
