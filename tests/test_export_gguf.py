@@ -106,6 +106,17 @@ def test_an_export_that_loses_the_end_of_turn_token_is_refused(chat_run, tmp_pat
     assert not (tmp_path / "x").exists() and (tmp_path / "x.rejected" / "verification.json").exists()
 
 
+def test_an_export_whose_held_out_loss_rises_is_refused_unless_the_user_allows_it(chat_run, tmp_path, monkeypatch):
+    from tailor.exports import gguf_folder
+
+    monkeypatch.setattr(gguf_folder, "_losses", lambda *args: {"model": 1.0, "export": 1.2})
+    with pytest.raises(ExportError, match=r"held-out loss 1.2000 > 1.05 x the run's 1.0000; a finer --quantize keeps "
+                                          "more, or --max-loss-increase accepts it"):
+        tailor.export(chat_run, tmp_path / "x", format="gguf", quantize="f16")
+    out = tailor.export(chat_run, tmp_path / "y", format="gguf", quantize="f16", max_loss_increase=0.25)
+    assert json.loads((out / "verification.json").read_text())["allowed_loss_increase"] == 0.25
+
+
 def test_a_tokenizer_llama_cpp_would_split_differently_is_refused(chat_run, tmp_path, monkeypatch):
     from tailor.exports import gguf
 

@@ -129,13 +129,16 @@ def export(
                                                                            "share of held-out answers that must "
                                                                            "match the run's model (onnx int8 0.95; "
                                                                            "gguf f16 0.9, q8_0 0.5)")] = None,
+    max_loss_increase: Annotated[Optional[float], typer.Option(min=0, help="gguf: how much higher than the run's "
+                                                                           "the held-out loss may be (default "
+                                                                           "0.05 = 5%)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ):
-    """Write the run's model as a standalone folder, checked against the run's own model (onnx)."""
+    """Write the run's model as a standalone folder, checked against the run's own model (onnx, gguf)."""
     from tailor.api import export as run_export
 
     folder = run_export(run_dir, out, format=format, quantize=quantize, merge=merge, data=data,
-                        min_agreement=min_agreement, overwrite=overwrite)
+                        min_agreement=min_agreement, max_loss_increase=max_loss_increase, overwrite=overwrite)
     typer.echo(f"wrote {folder}")
 
 

@@ -25,7 +25,8 @@ from tailor.errors import ConfigError
 # f16 changes nothing a greedy answer should notice (16 of 16 identical on a tuned SmolLM2).
 # Quantized weights move answers of a small model onto other paths early (q8_0: 6 of 16 identical,
 # first difference at token 9), so for them the held-out loss is the check that answers did not
-# get worse: it may rise by at most LOSS_TOLERANCE. --min-agreement sets another share.
+# get worse: it may rise by at most LOSS_TOLERANCE (--max-loss-increase). --min-agreement sets
+# another share. q4_0 on the 135M assistant: loss 0.4707 -> 0.7889, refused by default.
 MIN_AGREEMENT = {"f16": 0.9, "q8_0": 0.0, "q4_0": 0.0}
 LOSS_TOLERANCE = 0.05
 CHECK_PROMPTS = 16
@@ -33,7 +34,7 @@ CHECK_TOKENS = 48
 
 
 def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement: float | None = None,
-                      overwrite: bool = False) -> dict:
+                      max_loss_increase: float = LOSS_TOLERANCE, overwrite: bool = False) -> dict:
     from tailor.exports.checked import write_checked
     from tailor.exports.gguf import QUANTIZE, check_exportable, write_gguf
     from tailor.exports.modelfile import modelfile
@@ -68,7 +69,8 @@ def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement:
                   **compare_answers(model, tokenizer, exported, exported_tokenizer, prompts, end_of_turn),
                   "loss": _losses(task, cfg, model, exported, tokenizer, examples),
                   "required_agreement": threshold, "size_mb": round((folder / name).stat().st_size / 2**20, 1)}
-        report["failures"] = _failures(report, threshold)
+        report["allowed_loss_increase"] = max_loss_increase
+        report["failures"] = _failures(report, threshold, max_loss_increase)
         report["passed"] = not report["failures"]
         report["seconds"] = round(time.perf_counter() - started, 1)
         return report
@@ -114,7 +116,7 @@ def _losses(task, cfg: Config, model, exported, tokenizer, examples) -> dict:
             for who, m in (("model", model), ("export", exported))}
 
 
-def _failures(report: dict, threshold: float) -> list[str]:
+def _failures(report: dict, threshold: float, max_loss_increase: float) -> list[str]:
     failures = []
     if report["agreement"] is not None and report["agreement"] < threshold:
         failures.append(f"identical answers {report['agreement']:.0%} < the {threshold:.0%} required")
@@ -123,8 +125,9 @@ def _failures(report: dict, threshold: float) -> list[str]:
     if not report["eos_is_end_of_turn"]:
         failures.append("its EOS is not the end-of-turn token, so llama.cpp would not stop where the model stops")
     loss = report["loss"]
-    if loss["export"] > loss["model"] * (1 + LOSS_TOLERANCE):
-        failures.append(f"held-out loss {loss['export']:.4f} > {1 + LOSS_TOLERANCE:g} x the run's {loss['model']:.4f}")
+    if loss["export"] > loss["model"] * (1 + max_loss_increase):
+        failures.append(f"held-out loss {loss['export']:.4f} > {1 + max_loss_increase:g} x the run's {loss['model']:.4f}; "
+                        "a finer --quantize keeps more, or --max-loss-increase accepts it")
     return failures
 
 

@@ -15,7 +15,7 @@ FORMATS = ("hf", "onnx", "gguf")
 
 def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize: str | None = None,
            merge: bool = False, data: str | Path | None = None, min_agreement: float | None = None,
-           overwrite: bool = False) -> Path:
+           max_loss_increase: float | None = None, overwrite: bool = False) -> Path:
     """Write a run's model as a standalone folder.
 
     - format "hf": the folder transformers loads; `merge` folds a LoRA adapter into the base weights,
@@ -25,19 +25,23 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
       before it is written; `tailor predict OUT` and `tailor eval OUT` run on it.
     - format "gguf" (chat): one file for llama.cpp, Ollama and LM Studio, `quantize` f16, q8_0
       (default) or q4_0, with an Ollama Modelfile, checked by answering the run's held-out prompts.
-    `min_agreement`: the least share of held-out answers that must match the run's (quantized exports).
+    `min_agreement`: the least share of held-out answers that must match the run's (quantized exports);
+    `max_loss_increase` (gguf): how much higher than the run's the held-out loss may be (default 0.05).
     """
     if format not in FORMATS:
         raise ConfigError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     if format == "onnx":
         return _export_onnx(Path(run_dir), Path(out), quantize or "fp32", data, min_agreement, overwrite)
     if format == "gguf":
-        from tailor.exports.gguf_folder import write_gguf_export
+        from tailor.exports.gguf_folder import LOSS_TOLERANCE, write_gguf_export
 
         RunDir(Path(run_dir)).require_model()
         write_gguf_export(Path(run_dir), Path(out), quantize or "q8_0", min_agreement=min_agreement,
+                          max_loss_increase=LOSS_TOLERANCE if max_loss_increase is None else max_loss_increase,
                           overwrite=overwrite)
         return Path(out)
+    if max_loss_increase is not None:
+        raise ConfigError("--max-loss-increase is for --format gguf")
     if quantize is not None:
         raise ConfigError("--quantize is for --format onnx")
     run = RunDir(Path(run_dir))
