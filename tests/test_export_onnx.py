@@ -94,6 +94,9 @@ def test_export_errors_are_one_line_on_the_command_line(runs, cli, tmp_path):
     assert code == 2 and "--format tflite: choose one of hf, onnx, gguf" in err
     code, _, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "x"), "--quantize", "int8")
     assert code == 2 and "--quantize is for --format onnx" in err
+    code, _, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "x"), "--format", "onnx",
+                       "--max-loss-increase", "0.5")
+    assert code == 2 and "--max-loss-increase is for --format gguf" in err
     code, out, err = cli("export", str(runs["text-classification"]), "--out", str(tmp_path / "ok"), "--format", "onnx")
     assert code == 0 and "identical answers on 16 of 16 held-out rows (100.00%)" in err and "wrote" in out
 

@@ -30,6 +30,8 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
     """
     if format not in FORMATS:
         raise ConfigError(f"--format {format}: choose one of {', '.join(FORMATS)}")
+    if max_loss_increase is not None and format != "gguf":
+        raise ConfigError("--max-loss-increase is for --format gguf")
     if format == "onnx":
         return _export_onnx(Path(run_dir), Path(out), quantize or "fp32", data, min_agreement, overwrite)
     if format == "gguf":
@@ -40,8 +42,6 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
                           max_loss_increase=LOSS_TOLERANCE if max_loss_increase is None else max_loss_increase,
                           overwrite=overwrite)
         return Path(out)
-    if max_loss_increase is not None:
-        raise ConfigError("--max-loss-increase is for --format gguf")
     if quantize is not None:
         raise ConfigError("--quantize is for --format onnx")
     run = RunDir(Path(run_dir))
