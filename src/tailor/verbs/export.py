@@ -43,7 +43,7 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
                           overwrite=overwrite)
         return Path(out)
     if quantize is not None:
-        raise ConfigError("--quantize is for --format onnx")
+        raise ConfigError("--quantize is for --format onnx or --format gguf")
     run = RunDir(Path(run_dir))
     model_dir = run.require_model()
     out = Path(out)
