@@ -32,6 +32,8 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
         raise ConfigError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     if max_loss_increase is not None and format != "gguf":
         raise ConfigError("--max-loss-increase is for --format gguf")
+    if data is not None and format != "onnx":
+        raise ConfigError("--data is for --format onnx (a GGUF export is checked on the run's held-out prompts)")
     if format == "onnx":
         return _export_onnx(Path(run_dir), Path(out), quantize or "fp32", data, min_agreement, overwrite)
     if format == "gguf":
