@@ -40,25 +40,42 @@ def compress(run_dir: str | Path, out: str | Path, *, keep_layers: int | None = 
                           "`tailor export --format gguf --quantize q4_0` writes a smaller file)")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    stack = layer_stack(model)
+    keep = _layers_to_keep(stack, keep_layers)  # checked before anything is written or measured
     out.mkdir(parents=True, exist_ok=True)
     if data is not None:
         examples, source = task.read(Path(data), cfg, split="test"), str(data)
+        from tailor.evaluation.classification import model_labels
+
+        task.check_labels(examples, model_labels(model), cfg)  # a class the model never learned: one line
     else:
         examples, source, _ = held_out(task, cfg, None)
     measure = _Measure(task, cfg, processor, examples)
     rows = [measure("original (PyTorch fp32)", model, _size_mb(run_dir / "model"))]
     rows += [measure(f"ONNX {variant}", *_onnx(run_dir, out / f"onnx-{variant}", variant)) for variant in ("fp32", "int8")]
-    stack = layer_stack(model)
-    if stack is None:
+    if keep is None:
         say(f"no layers to drop: this {model.config.model_type} model has no stack of transformer layers")
     else:
-        rows += _pruned(run_dir, out, cfg, measure, keep_layers or max(1, len(stack[2]) // 2), recover_epochs)
+        rows += _pruned(run_dir, out, cfg, measure, keep, recover_epochs)
     result = {"run": str(run_dir), "checked_on": source, "metric": cfg.eval.metric, "variants": _with_gains(rows)}
     atomic_write_json(out / "compression.json", result)
     table = _table(result)
     atomic_write_text(out / "compression.md", f"# Compressed variants of {run_dir.name}\n\n{_machine()}\n\n{table}\n")
     say(table)
     return result
+
+
+def _layers_to_keep(stack, requested: int | None) -> int | None:
+    """How many layers the pruned variant keeps (half by default); None when nothing can be dropped."""
+    if stack is None:
+        if requested is not None:
+            raise ConfigError("--keep-layers: this model has no stack of transformer layers to drop")
+        return None
+    count = len(stack[2])
+    keep = requested if requested is not None else max(1, count // 2)
+    if not 0 < keep < count:
+        raise ConfigError(f"--keep-layers {keep}: the model has {count} layers; keep between 1 and {count - 1}")
+    return keep
 
 
 class _Measure:
