@@ -84,9 +84,20 @@ class RunDir:
         return self.model
 
 
+def require_free_output(out: Path, overwrite: bool) -> None:
+    """An output folder (export, compress) is written only where nothing is, or with --overwrite."""
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+
+
+def temporary_sibling(target: Path) -> Path:
+    """Where save_folder_atomically builds `target` before it moves into place."""
+    return target.with_name(f".{target.name}.tmp")
+
+
 def save_folder_atomically(target: Path, write) -> None:
     """`write(tmp_dir)` fills a sibling temp folder, which then replaces `target` in two renames."""
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = temporary_sibling(target)
     old = target.with_name(f".{target.name}.old")
     for leftover in (tmp, old):
         shutil.rmtree(leftover, ignore_errors=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from tailor.console import say
-from tailor.errors import ExportError, RunError
+from tailor.errors import ExportError
 from tailor.io import atomic_write_json
-from tailor.runs import save_folder_atomically
+from tailor.runs import require_free_output, save_folder_atomically, temporary_sibling
 
 VERIFICATION_FILE = "verification.json"
 
@@ -23,8 +23,7 @@ class _Rejected(Exception):
 def write_checked(out: Path, write: Callable[[Path], dict], overwrite: bool, what: str) -> dict:
     """`write(folder)` fills the folder and returns the verification report ("passed", and the
     "failures" that say why not)."""
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    require_free_output(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     report: dict = {}
 
@@ -40,7 +39,7 @@ def write_checked(out: Path, write: Callable[[Path], dict], overwrite: bool, wha
     except _Rejected:
         rejected = out.with_name(out.name + ".rejected")
         shutil.rmtree(rejected, ignore_errors=True)
-        out.with_name(f".{out.name}.tmp").rename(rejected)
+        temporary_sibling(out).rename(rejected)
         raise ExportError(f"the {what} export does not answer like the run's model ({'; '.join(report['failures'])}): "
                           f"{summary(report)}; nothing was written to {out} (the rejected export and its "
                           f"{VERIFICATION_FILE} are in {rejected})") from None

@@ -17,8 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tailor.console import say
-from tailor.errors import ConfigError, RunError
+from tailor.errors import ConfigError
 from tailor.io import atomic_write_json, atomic_write_text
+from tailor.runs import require_free_output
 
 THROUGHPUT_BATCH = 32
 GAIN = 0.10  # smaller or faster by at least this share counts as a gain
@@ -38,8 +39,7 @@ def compress(run_dir: str | Path, out: str | Path, *, keep_layers: int | None = 
     if "onnx" not in task.export_formats:
         raise ConfigError(f"compress is for the classic tasks' runs; this is a {task.name} run (for a chat model, "
                           "`tailor export --format gguf --quantize q4_0` writes a smaller file)")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    require_free_output(out, overwrite)
     stack = layer_stack(model)
     keep = _layers_to_keep(stack, keep_layers)  # checked before anything is written or measured
     out.mkdir(parents=True, exist_ok=True)

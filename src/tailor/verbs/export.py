@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from tailor.console import warn
-from tailor.errors import ConfigError, RunError
-from tailor.runs import RunDir, save_folder_atomically
+from tailor.errors import ConfigError
+from tailor.runs import RunDir, require_free_output, save_folder_atomically
 
 
 FORMATS = ("hf", "onnx", "gguf")
@@ -49,8 +49,7 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
     run = RunDir(Path(run_dir))
     model_dir = run.require_model()
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    require_free_output(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     adapter = (model_dir / "adapter_config.json").exists()
     if not (merge and adapter):
