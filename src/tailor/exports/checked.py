@@ -47,6 +47,27 @@ def write_checked(out: Path, write: Callable[[Path], dict], overwrite: bool, wha
     return report
 
 
+def require_format(task, format: str, runs_it: str) -> None:
+    """A format only for the tasks that declare it (Task.export_formats); `runs_it` says which runs do."""
+    from tailor.errors import ConfigError
+
+    if format not in task.export_formats:
+        raise ConfigError(f"--format {format} is for {runs_it}; this is a {task.name} run: export it with "
+                          f"--format {' or --format '.join(task.export_formats)}")
+
+
+def reload_run_data(task, cfg, hint: str = ""):
+    """The run's data read again as training read it (the same held-out split), to check an export
+    on; a file that has moved since is one line that says so."""
+    from tailor.data.loading import load_task_data
+    from tailor.errors import ConfigError
+
+    try:
+        return load_task_data(task, cfg)
+    except (FileNotFoundError, OSError) as exc:
+        raise ConfigError(f"the run's evaluation data cannot be read again to check the export ({exc}){hint}") from None
+
+
 def summary(report: dict) -> str:
     """One line of the verification figures, as printed and as errors quote them."""
     if report["format"] == "gguf":

@@ -35,7 +35,7 @@ CHECK_TOKENS = 48
 
 def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement: float | None = None,
                       max_loss_increase: float = LOSS_TOLERANCE, overwrite: bool = False) -> dict:
-    from tailor.exports.checked import write_checked
+    from tailor.exports.checked import reload_run_data, require_format, write_checked
     from tailor.exports.gguf import QUANTIZE, check_exportable, write_gguf
     from tailor.exports.modelfile import modelfile
     from tailor.models.methods import merge_for_export
@@ -44,14 +44,12 @@ def write_gguf_export(run_dir: Path, out: Path, quantize: str, *, min_agreement:
     if quantize not in QUANTIZE:
         raise ConfigError(f"--quantize {quantize}: a GGUF export is one of {', '.join(QUANTIZE)}")
     cfg, task, model, tokenizer = load_run(run_dir)
-    if "gguf" not in task.export_formats:
-        raise ConfigError(f"--format gguf is for chat runs (causal language models); this is a {task.name} run: "
-                          f"export it with --format {' or --format '.join(task.export_formats)}")
+    require_format(task, "gguf", "chat runs (causal language models)")
     model = merge_for_export(model).to("cpu")
     check_exportable(model, tokenizer)
     end_of_turn = tokenizer.eos_token_id
     pieces = _turn_pieces(tokenizer)
-    data = _held_out(task, cfg)
+    data = reload_run_data(task, cfg)
     examples = data.eval
     prompts = [prompt.messages for prompt in task.held_out_prompts(data)[:CHECK_PROMPTS]]
     threshold = MIN_AGREEMENT[quantize] if min_agreement is None else min_agreement
@@ -87,15 +85,6 @@ def _turn_pieces(tokenizer):
     except ValueError as exc:
         raise ExportError(f"--format gguf: the Ollama Modelfile's template cannot be derived from this model's chat "
                           f"template ({exc})") from None
-
-
-def _held_out(task, cfg: Config):
-    from tailor.data.loading import load_task_data
-
-    try:
-        return load_task_data(task, cfg)
-    except (FileNotFoundError, OSError) as exc:
-        raise ConfigError(f"the run's evaluation data cannot be read again to check the export ({exc})") from None
 
 
 def _read_back(folder: Path, name: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tailor.config import Config, load_config
 from tailor.errors import ConfigError, ExportError
-from tailor.exports.checked import write_checked
+from tailor.exports.checked import reload_run_data, require_format, write_checked
 from tailor.exports.onnx import MODEL_FILE, OnnxModel, example_batch, write_graph
 from tailor.exports.verify import Agreement, compare
 from tailor.runs import RunDir
@@ -48,9 +48,7 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
     from tailor.verbs.common import load_run
 
     cfg, task, model, processor = load_run(run_dir)
-    if "onnx" not in task.export_formats:
-        raise ConfigError(f"--format onnx is for the classic tasks' runs; this is a {task.name} run: export it "
-                          f"with --format {' or --format '.join(task.export_formats)}")
+    require_format(task, "onnx", "the classic tasks' runs")
     threshold = _threshold(variant, min_agreement)
     examples, source, targets = held_out(task, cfg, data)
     labels = model_labels(model) if targets else None
@@ -94,13 +92,7 @@ def held_out(task, cfg: Config, data: Path | None):
     if data is not None:
         examples = task.read(Path(data), cfg, targets=False)
         return examples, str(data), False
-    from tailor.data.loading import load_task_data
-
-    try:
-        loaded = load_task_data(task, cfg)
-    except (FileNotFoundError, OSError) as exc:
-        raise ConfigError(f"the run's evaluation data cannot be read again to check the export ({exc}); give "
-                          "inputs to check it on with --data FILE") from None
+    loaded = reload_run_data(task, cfg, "; give inputs to check it on with --data FILE")
     return loaded.eval, loaded.eval_source, True
 
 
