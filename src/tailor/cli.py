@@ -125,10 +125,11 @@ def export(
     merge: Annotated[bool, typer.Option(help="hf: fold a LoRA adapter into the weights: a standalone model")] = False,
     data: Annotated[Optional[Path], typer.Option("--data", help="onnx: inputs to check the export on (default: the "
                                                               "run's evaluation data)")] = None,
-    min_agreement: Annotated[Optional[float], typer.Option(min=0, max=1, help="quantized exports: the least "
-                                                                           "share of held-out answers that must "
-                                                                           "match the run's model (onnx int8 0.95; "
-                                                                           "gguf f16 0.9, q8_0 0.5)")] = None,
+    min_agreement: Annotated[Optional[float], typer.Option(min=0, max=1, help="the least share of held-out "
+                                                                           "answers that must match the run's "
+                                                                           "model (onnx int8: 0.95; gguf f16: 0.9, "
+                                                                           "q8_0 and q4_0: reported, not required)")]
+                   = None,
     max_loss_increase: Annotated[Optional[float], typer.Option(min=0, help="gguf: how much higher than the run's "
                                                                            "the held-out loss may be (default "
                                                                            "0.05 = 5%)")] = None,

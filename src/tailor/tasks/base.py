@@ -91,7 +91,8 @@ class Task(Protocol):
     pipeline_input: ClassVar[str]  # what that pipeline is called with, for the model card's usage line
     peft_task_type: ClassVar[str | None]  # None: peft has no task type for it (image models)
     # What `tailor export --format` writes for this task's runs ("hf": the folder transformers loads;
-    # "onnx": a graph whose logits the task's own evaluate/predict read, see exports/).
+    # "onnx": a graph whose logits the task's own evaluate/predict read; "gguf": one llama.cpp file
+    # for a causal LM; see exports/).
     export_formats: ClassVar[tuple[str, ...]]
     # Modules that train in full beside LoRA's adapters (the new task head), where peft's task type
     # does not keep them trainable already.

@@ -56,7 +56,7 @@ def compress(run_dir: str | Path, out: str | Path, *, keep_layers: int | None = 
     if keep is None:
         say(f"no layers to drop: this {model.config.model_type} model has no stack of transformer layers")
     else:
-        rows += _pruned(run_dir, out, cfg, measure, keep, recover_epochs)
+        rows += _pruned(model, processor, out, cfg, measure, keep, recover_epochs)
     result = {"run": str(run_dir), "checked_on": source, "metric": cfg.eval.metric, "variants": _with_gains(rows)}
     atomic_write_json(out / "compression.json", result)
     table = _table(result)
@@ -104,13 +104,14 @@ def _onnx(run_dir: Path, folder: Path, variant: str):
     return OnnxModel(folder), round((folder / MODEL_FILE).stat().st_size / 2**20, 1)
 
 
-def _pruned(run_dir: Path, out: Path, cfg, measure: _Measure, keep: int, recover_epochs: float) -> list[dict]:
-    """The model with its first `keep` layers, as is and after a recovery fine-tune."""
+def _pruned(model, processor, out: Path, cfg, measure: _Measure, keep: int, recover_epochs: float) -> list[dict]:
+    """A copy of the run's model with its first `keep` layers, as is and after a recovery fine-tune."""
+    import copy
+
     from tailor.exports.pruning import keep_bottom_layers
     from tailor.verbs.common import load_run
 
-    _, task, model, processor = load_run(run_dir)
-    model = keep_bottom_layers(model.to("cpu"), keep)
+    model = keep_bottom_layers(copy.deepcopy(model).to("cpu"), keep)
     folder = out / f"layers-{keep}"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
