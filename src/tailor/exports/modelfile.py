@@ -9,7 +9,7 @@ gives, or no Modelfile is claimed to match (`TurnPieces.derive` raises).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _MARK = "\x00tailor-{}\x00"
 ROLES = ("system", "user", "assistant")
@@ -38,8 +38,8 @@ class TurnPieces:
         suffix = {"system": system_end, "user": user_end, "assistant": assistant_end}
         if user_start_again != user_start or not pieces[4].startswith(user_end):
             raise ValueError("the chat template writes a user turn differently depending on what precedes it")
-        derived = cls(prefix, suffix, pieces[4][len(user_end):], None, end_of_turn)
-        derived = cls(prefix, suffix, derived.generation_prompt, derived._default_system(tokenizer), end_of_turn)
+        turns = cls(prefix, suffix, pieces[4][len(user_end):], None, end_of_turn)
+        derived = replace(turns, default_system=turns._default_system(tokenizer))
         derived._check(tokenizer)
         return derived
 
