@@ -15,6 +15,9 @@ import typer
 
 from tailor.errors import TailorError
 
+PRECISION_HELP = ("fp32 (lossless, the default), bf16 or int8 (chat; lossy, faster on CPUs with bf16), or auto: "
+                  "a lossy one only if it answered the run's held-out inputs exactly as fp32 (checked once)")
+
 app = typer.Typer(help="Fine-tune a pretrained model on your own labelled data.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Inspect data before training.", no_args_is_help=True)
@@ -72,8 +75,14 @@ def predict(
                                                               "training; CoNLL for token classification; a folder "
                                                               "of images)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write answers to a .jsonl or .csv file")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
-                                                               "eval.batch_size)")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch; prompts decoded together for "
+                                                               "a chat run (default: the run's eval.batch_size)")]
+                = None,
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
+    max_new_tokens: Annotated[Optional[int], typer.Option(min=1, help="chat runs: longest answer (default: the "
+                                                                     "run's chat.max_new_tokens)")] = None,
+    temperature: Annotated[Optional[float], typer.Option(min=0, help="chat runs: 0 = greedy (the default)")] = None,
+    top_p: Annotated[Optional[float], typer.Option(min=0, max=1, help="chat runs: nucleus sampling")] = None,
 ):
     """Answers of a trained run for new inputs: label and probabilities, entities, or a chat reply."""
     from tailor.api import predict as run_prediction
@@ -82,7 +91,8 @@ def predict(
     if not text and not image and data is None:
         raise TailorError("predict: give --text \"...\" or --image PATH (repeatable), or --data FILE")
     answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, images=image, data=data,
-                             batch_size=batch_size)
+                             batch_size=batch_size, precision=precision, max_new_tokens=max_new_tokens,
+                             temperature=temperature, top_p=top_p)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
@@ -99,11 +109,12 @@ def chat(
     temperature: Annotated[float, typer.Option(min=0, help="0 = greedy (deterministic)")] = 0.7,
     top_p: Annotated[float, typer.Option(min=0, max=1)] = 0.9,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 256,
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
 ):
     """Chat with a tuned model in the terminal (answers stream; /reset, /exit)."""
     from tailor.interactive import ChatSession, load_chat_model, repl
 
-    model, tokenizer = load_chat_model(target)
+    model, tokenizer = load_chat_model(target, precision)
     session = ChatSession(model, tokenizer, system=system, temperature=temperature, top_p=top_p,
                           max_new_tokens=max_new_tokens)
     if prompt is not None:
@@ -111,6 +122,32 @@ def chat(
         typer.echo("")
     else:
         repl(session, input, sys.stdout)
+
+
+@app.command()
+def serve(
+    target: Annotated[Path, typer.Argument(help="run folder, or an hf / onnx export of one")],
+    host: Annotated[str, typer.Option(help="address to listen on; anything but localhost needs an API key")]
+          = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    api_key: Annotated[Optional[str], typer.Option(envvar="TAILOR_API_KEY", show_envvar=True,
+                                                   help="clients send it as 'Authorization: Bearer KEY' (prefer "
+                                                        "the environment variable: a flag shows in `ps`)")] = None,
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "fp32",
+    max_batch: Annotated[int, typer.Option(min=1, help="requests answered together")] = 8,
+    max_queue: Annotated[int, typer.Option(min=0, help="requests waiting beyond those; more are refused "
+                                                       "with 429 and Retry-After")] = 16,
+    max_tokens: Annotated[int, typer.Option(min=1, help="the most new tokens one chat request may ask for")]
+                = 1024,
+    max_body_kb: Annotated[int, typer.Option(min=1, help="the largest request body, in KiB")] = 1024,
+):
+    """Serve a run over HTTP: OpenAI-compatible /v1/chat/completions for chat runs, /v1/predict for the others."""
+    from tailor.serving.limits import Limits
+    from tailor.verbs.serve import serve as run_server
+
+    run_server(target, host=host, port=port, api_key=api_key, precision=precision,
+               limits=Limits(max_batch=max_batch, max_queue=max_queue, max_tokens=max_tokens,
+                             max_body_bytes=max_body_kb * 1024))
 
 
 @app.command()

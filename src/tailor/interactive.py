@@ -32,32 +32,42 @@ class ChatSession:
 
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + self.history
         messages.append({"role": "user", "content": text})
-        streamer = _Streamer(self.tokenizer, stream) if stream is not None else None
         answer = generate(self.model, self.tokenizer, messages, max_new_tokens=self.max_new_tokens,
-                          temperature=self.temperature, top_p=self.top_p, streamer=streamer)
+                          temperature=self.temperature, top_p=self.top_p,
+                          on_text=_writer(stream) if stream is not None else None)
         self.history += [{"role": "user", "content": text}, {"role": "assistant", "content": answer}]
         return answer
 
 
-def load_chat_model(target: str | Path):
-    """A run folder (its model/), a model folder, or an embedded alias such as smollm2."""
+def load_chat_model(target: str | Path, precision: str = "fp32"):
+    """(model, tokenizer) of a chat run (or an hf export of one), a model folder, or an embedded alias
+    such as smollm2, in `precision` (auto needs a run: its held-out prompts are the check)."""
     import transformers
 
+    from tailor.console import say
     from tailor.errors import ModelError
     from tailor.models.generation import load_causal_lm
+    from tailor.models.precision import for_answers
     from tailor.models.resolve import resolve_model
-    from tailor.runs import RunDir
+    from tailor.serving.answerer import load_answerer
+    from tailor.verbs.common import is_answering_folder
 
     path = Path(target)
-    if (path / "config.yaml").exists() and (path / "model").is_dir():
-        folder = RunDir(path).require_model()
-    else:
-        folder = Path(resolve_model(str(target)).location)
+    if is_answering_folder(path):
+        answerer = load_answerer(path, precision)
+        if not answerer.generates:
+            raise ModelError(f"{target} is a {answerer.task.name} run; chat needs a chat run or a chat model "
+                             "(`tailor predict` answers this one)")
+        return answerer.model, answerer.processor
+    folder = Path(resolve_model(str(target)).location)
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError(f"{target}: the tokenizer has no chat template, so it cannot be chatted with; "
                          "give a chat run or an instruct model")
-    return load_causal_lm(folder), tokenizer
+    if precision == "auto":
+        say("--precision auto checks a lossy precision on a run's held-out prompts; this is not a run: fp32")
+        precision = "fp32"
+    return for_answers(load_causal_lm(folder), precision, generates=True), tokenizer
 
 
 def repl(session: ChatSession, read: Callable[[str], str], out: TextIO) -> None:
@@ -86,23 +96,11 @@ def repl(session: ChatSession, read: Callable[[str], str], out: TextIO) -> None:
         out.write("\n")
 
 
-class _Streamer:
-    """Writes each new piece of the answer as soon as it is decoded (transformers' TextStreamer
-    contract: put() with token ids, end() at the end), skipping the prompt."""
+def _writer(out: TextIO) -> Callable[[str], None]:
+    """Each new piece of the answer written (and flushed) as soon as it is decoded."""
 
-    def __init__(self, tokenizer, out: TextIO):
-        from transformers import TextStreamer
+    def write(piece: str) -> None:
+        out.write(piece)
+        out.flush()
 
-        self._inner = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        self._inner.on_finalized_text = self._write
-        self.out = out
-
-    def _write(self, text: str, stream_end: bool = False) -> None:
-        self.out.write(text)
-        self.out.flush()
-
-    def put(self, value) -> None:
-        self._inner.put(value)
-
-    def end(self) -> None:
-        self._inner.end()
+    return write

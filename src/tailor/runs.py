@@ -7,6 +7,7 @@
       metrics.json                final metrics: fine-tuned vs baselines
       history.json                every logged training/evaluation step
       report.html                 curves, confusion matrix, per-class table (opens offline)
+      precision.json              what `--precision auto` checked and chose (written when first used)
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class RunDir:
     def report(self) -> Path:
         return self.dir / "report.html"
 
+    @property
+    def precision(self) -> Path:
+        """What `--precision auto` checked and chose (serving/precision_check.py); also in an export."""
+        return self.dir / "precision.json"
+
     def check_can_start(self, *, resume: bool, overwrite: bool) -> None:
         """Refuse to silently replace a previous run; the user chooses --resume or --overwrite.
         Called before anything slow, and again by prepare()."""
@@ -70,7 +76,7 @@ class RunDir:
     def looks_like_a_run(self) -> bool:
         """Our config.yaml, and nothing in the folder that a run does not write (so a run stopped
         before its first checkpoint can be replaced, but a folder of the user's own files cannot)."""
-        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report}
+        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.precision}
         return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.")
                                             for p in self.dir.iterdir())
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from tailor.data.chat_tokens import render_prompt
+from tailor.models.decoding import Reply, Sampling, generate_all
 
 
 def load_causal_lm(folder: str | Path, **load_kwargs):
@@ -35,25 +36,22 @@ def stop_token_ids(model, tokenizer) -> list[int]:
 
 
 def generate(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0,
-             top_p: float = 1.0, streamer=None) -> str:
-    """The model's answer to `messages`, rendered by its chat template. temperature 0 = greedy."""
-    ids = answer_ids(model, tokenizer, messages, max_new_tokens=max_new_tokens, temperature=temperature,
-                     top_p=top_p, streamer=streamer)
-    return tokenizer.decode(ids, skip_special_tokens=True).strip()
+             top_p: float = 1.0, on_text=None) -> str:
+    """The model's answer to `messages`, rendered by its chat template. temperature 0 = greedy;
+    `on_text(piece)` receives the answer as it grows."""
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+    return answer_all(model, tokenizer, [messages], sampling, on_text=on_text)[0].text.strip()
 
 
-def answer_ids(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0,
-               top_p: float = 1.0, streamer=None) -> list[int]:
-    """The answer's token ids, the stop token included when the model stopped."""
-    ids = torch.tensor([render_prompt(tokenizer, messages)])
-    device = next(model.parameters()).device
-    stops = stop_token_ids(model, tokenizer)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
-        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+def answer_ids(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256) -> list[int]:
+    """The greedy answer's token ids, the stop token included when the model stopped."""
+    reply = answer_all(model, tokenizer, [messages], Sampling(max_new_tokens=max_new_tokens))[0]
+    return reply.ids + ([stop_token_ids(model, tokenizer)[0]] if reply.finish_reason == "stop" else [])
+
+
+def answer_all(model, tokenizer, conversations: list[list[dict]], sampling: Sampling, *, on_text=None,
+               max_rows: int = 8) -> list[Reply]:
+    """Every conversation answered, `max_rows` decoded together (models/decoding.py)."""
+    replies = [Reply(render_prompt(tokenizer, messages), sampling, on_text=on_text) for messages in conversations]
     model.eval()
-    with torch.inference_mode():
-        output = model.generate(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device),
-                                max_new_tokens=max_new_tokens, eos_token_id=stops,
-                                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0],
-                                streamer=streamer, **sampling)
-    return output[0, ids.shape[1]:].tolist()
+    return generate_all(model, tokenizer, replies, stop_token_ids(model, tokenizer), max_rows=max_rows)

@@ -32,7 +32,11 @@ class ChatOptions(TaskOptions):
                                                     "`prompt`) answered by the base and the tuned model in the "
                                                     "report; default: prompts of the eval data")
     samples: int = Option(4, ge=0, description="how many prompts the report shows answers for")
-    max_new_tokens: int = Option(96, gt=0, description="longest answer generated for the report")
+    max_new_tokens: int = Option(96, gt=0, description="longest answer generated for the report and by "
+                                                      "`tailor predict`")
+    temperature: float = Option(0.0, ge=0, description="sampling temperature of those answers; 0 = greedy "
+                                                      "(deterministic)")
+    top_p: float = Option(1.0, gt=0, le=1, description="nucleus sampling of those answers (with temperature > 0)")
 
 
 class Chat:
@@ -214,7 +218,7 @@ class Chat:
         from tailor.data.conversations import prompts_of
 
         prompts = prompts_of(examples)
-        answers = _answers(model, tokenizer, prompts, cfg)
+        answers = _answers(model, tokenizer, prompts, cfg, batch_size)
         if "text" in examples.columns:  # texts from the command line: the caller shows them beside the answers
             return [{"answer": answer} for answer in answers]
         # From a file: each answer beside the question it answers (and the file's own answer, if any).
@@ -222,10 +226,16 @@ class Chat:
                  "answer": answer} for p, answer in zip(prompts, answers)]
 
 
-def _answers(model, tokenizer, prompts, cfg: Config) -> list[str]:
-    from tailor.models.generation import generate
+def _answers(model, tokenizer, prompts, cfg: Config, batch_size: int = 8) -> list[str]:
+    """The answers to `prompts`, `batch_size` decoded together, as chat.* sets generation."""
+    from tailor.models.decoding import Sampling
+    from tailor.models.generation import answer_all
 
-    return [generate(model, tokenizer, p.messages, max_new_tokens=cfg.options.max_new_tokens) for p in prompts]
+    options = cfg.options
+    sampling = Sampling(max_new_tokens=options.max_new_tokens, temperature=options.temperature, top_p=options.top_p)
+    replies = answer_all(model, tokenizer, [p.messages for p in prompts], sampling, max_rows=batch_size)
+    return [reply.text.strip() for reply in replies]
+
 
 @contextmanager
 def _base_model(model, base_source: str):

@@ -37,21 +37,41 @@ def load_processor(task, source, cfg: Config):
 
 def load_run(run_dir: str | Path):
     """(config, task, model, processor) of a finished run, loaded from model/ with plain transformers;
-    or of an ONNX export folder, its graph run by onnxruntime."""
+    of an hf export folder (the same, with the run's config beside it as tailor.yaml); or of an ONNX
+    export folder, its graph run by onnxruntime."""
     import transformers
 
-    from tailor.exports.onnx_folder import is_onnx_export, load_onnx_export
+    from tailor.exports.onnx_folder import CONFIG_FILE, is_onnx_export, load_onnx_export
     from tailor.tasks import get_task
 
-    if is_onnx_export(Path(run_dir)):
-        return load_onnx_export(Path(run_dir))
-    run = RunDir(Path(run_dir))
-    model_dir = run.require_model()
+    folder = Path(run_dir)
+    if is_onnx_export(folder):
+        return load_onnx_export(folder)
+    if _is_hf_export(folder):
+        model_dir, config_file = folder, folder / CONFIG_FILE
+    else:
+        run = RunDir(folder)
+        model_dir, config_file = run.require_model(), run.config
     transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
-    cfg = load_config(run.config)
+    cfg = load_config(config_file)
     task = get_task(cfg.task)
     trust = {"trust_remote_code": cfg.model.trust_remote_code}
     return cfg, task, on_device(task.load_model(model_dir, **trust)), task.processor(str(model_dir), cfg, **trust)
+
+
+def is_answering_folder(folder: Path) -> bool:
+    """A folder load_run loads: a run folder, or an hf or ONNX export of one."""
+    from tailor.exports.onnx_folder import is_onnx_export
+
+    run = RunDir(folder)
+    return (run.config.is_file() and run.model.is_dir()) or _is_hf_export(folder) or is_onnx_export(folder)
+
+
+def _is_hf_export(folder: Path) -> bool:
+    from tailor.exports.onnx_folder import CONFIG_FILE
+
+    weights = (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
+    return weights and (folder / CONFIG_FILE).is_file() and not (folder / "model.onnx").exists()
 
 
 def on_device(model):

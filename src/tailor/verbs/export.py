@@ -53,7 +53,7 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
     out.parent.mkdir(parents=True, exist_ok=True)
     adapter = (model_dir / "adapter_config.json").exists()
     if not (merge and adapter):
-        save_folder_atomically(out, lambda folder: shutil.copytree(model_dir, folder))
+        save_folder_atomically(out, lambda folder: _copy_model(run, folder))
         if adapter:
             warn("this run holds a LoRA adapter: the copy needs its base model (and peft) to load; "
                  "--merge writes a standalone model")
@@ -74,6 +74,15 @@ def _export_onnx(run_dir: Path, out: Path, variant: str, data, min_agreement, ov
     return out
 
 
+def _copy_model(run: RunDir, folder: Path) -> None:
+    """model/ as it is, and the run's config as tailor.yaml: predict, eval and serve read it to know
+    the task and how inputs were read."""
+    from tailor.exports.onnx_folder import CONFIG_FILE
+
+    shutil.copytree(run.model, folder)
+    shutil.copy(run.config, folder / CONFIG_FILE)
+
+
 def _write_merged(run_dir: Path, folder: Path) -> None:
     """The run's model, loaded as its task loads it, with the adapter folded in; the processor (with
     its chat template) and generation config beside it."""
@@ -89,3 +98,6 @@ def _write_merged(run_dir: Path, folder: Path) -> None:
     card = RunDir(run_dir).model / "README.md"
     if card.exists():
         shutil.copy(card, folder / "README.md")
+    from tailor.exports.onnx_folder import CONFIG_FILE
+
+    shutil.copy(RunDir(run_dir).config, folder / CONFIG_FILE)

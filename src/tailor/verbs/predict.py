@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tailor.errors import ConfigError
-from tailor.verbs.common import load_run
 
 
 def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Path | None = None, *,
             text_pairs: list[str] | None = None, images: list[str | Path] | None = None,
-            batch_size: int | None = None) -> list[dict]:
+            batch_size: int | None = None, precision: str = "fp32", max_new_tokens: int | None = None,
+            temperature: float | None = None, top_p: float | None = None) -> list[dict]:
     """Answers of a trained run for new texts or images, or for every row of a file (or every image
-    of a folder); labels are not needed."""
-    from tailor.data.examples import Examples
+    of a folder); labels are not needed. A chat run answers prompts, `batch_size` decoded together,
+    with the generation settings given (else the run's chat.* ones)."""
+    from tailor.serving.answerer import examples_from_texts, load_answerer
 
     if not texts and not images and data is None:
         raise ConfigError("predict: give texts (--text \"...\", repeatable), images (--image PATH, repeatable) or "
@@ -21,7 +22,9 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     given = [flag for flag, value in (("--text", texts), ("--image", images), ("--data", data)) if value]
     if len(given) > 1:
         raise ConfigError(f"predict: give one kind of input, not {' and '.join(given)}")
-    cfg, task, model, processor = load_run(run_dir)
+    answerer = load_answerer(run_dir, precision)
+    answerer.with_generation(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+    cfg, task = answerer.cfg, answerer.task
     reads_images = "image" in task.columns
     if data is None and bool(images) != reads_images:
         given, wanted = ("--image", "--text") if images else ("--text", "--image")
@@ -33,26 +36,9 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
 
         examples = images_from_paths(list(images))
     else:
-        columns = {"text": list(texts or [])}
-        _check_text_pairs(columns["text"], text_pairs, cfg.data.text_pair)
-        if text_pairs:
-            columns["text_pair"] = list(text_pairs)
-        examples = Examples(Path("<command line>"), columns, [f"text {i + 1}" for i in range(len(columns["text"]))])
-    answers = task.predict(model, processor, examples, cfg, batch_size or cfg.eval.batch_size)
+        examples = examples_from_texts(list(texts or []), text_pairs, cfg.data.text_pair)
+    answers = answerer.predict(examples, batch_size)
     if "text" in examples.columns:  # the input first, as it reads best in a file of answers
         answers = [answer if "text" in answer else {"text": text, **answer}
                    for answer, text in zip(answers, examples.columns["text"])]
     return answers
-
-
-def _check_text_pairs(texts: list[str], pairs: list[str] | None, trained_pair_column: str | None) -> None:
-    """A run trained on pairs answers pairs only (and one trained on single texts, single texts):
-    the other kind would be read as something it never saw, and answered without complaint."""
-    if trained_pair_column and not pairs:
-        raise ConfigError(f"this run was trained on text pairs (data.text_pair={trained_pair_column}); give a "
-                          "second text for every --text with --text-pair")
-    if pairs and not trained_pair_column:
-        raise ConfigError("this run was trained on single texts (no data.text_pair); leave out --text-pair")
-    if pairs and len(pairs) != len(texts):
-        raise ConfigError(f"{len(texts)} --text but {len(pairs)} --text-pair; give one --text-pair per --text, "
-                          "in the same order")

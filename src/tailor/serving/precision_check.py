@@ -1,0 +1,129 @@
+"""`--precision`: the precision a run answers in, and `auto`'s check that a lossy one answers alike.
+
+`auto` tries the lossy precisions fastest first (int8 for chat runs, then bf16) and keeps the first
+whose answers to the run's held-out inputs are the same as fp32's: every greedy answer token for
+token (chat), every label and entity (classifiers). It is checked once per model and machine kind
+and recorded in precision.json beside the model, so later starts reuse the answer; a CPU without
+native bf16 keeps fp32 without a check (bf16 and int8 would be slower there, not faster).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+from tailor.console import say, warn
+from tailor.errors import ConfigError, TailorError
+from tailor.io import atomic_write_json
+from tailor.models.precision import LOSSY, PRECISIONS, for_answers, native_bf16
+from tailor.runs import RunDir
+
+CHECK_PROMPTS = 8  # held-out prompts a chat run's candidates answer
+CHECK_ROWS = 512  # held-out rows a classifier's candidates answer
+
+
+def answering_model(requested: str, folder: Path, cfg, task, model, processor):
+    """(model ready to answer, the precision used, one line saying how it was chosen)."""
+    if requested not in PRECISIONS:
+        raise ConfigError(f"--precision {requested}: choose one of {', '.join(PRECISIONS)}")
+    generates = task.targets == "text"
+    if not hasattr(model, "parameters"):  # an ONNX export: its precision was fixed when it was written
+        if requested not in ("fp32", "auto"):
+            raise ConfigError(f"--precision {requested} is for a run folder; an ONNX export answers in the precision "
+                              "it was exported with (tailor export --quantize)")
+        return model, "onnx", "the ONNX export as written"
+    if requested != "auto":
+        note = "fp32, the weights as trained" if requested == "fp32" else f"{requested}, as --precision asked (lossy)"
+        return for_answers(model, requested, generates=generates), requested, note
+    chosen, why = _auto(folder, cfg, task, model, processor, generates)
+    return for_answers(model, chosen, generates=generates), chosen, why
+
+
+def _auto(folder: Path, cfg, task, model, processor, generates: bool) -> tuple[str, str]:
+    if not native_bf16():
+        return "fp32", "fp32 (auto: this CPU has no native bf16, so bf16 and int8 would be slower)"
+    candidates = [p for p in LOSSY if generates or p != "int8"]
+    record_path = RunDir(folder).precision
+    key = _fingerprint(folder)
+    record = _read_record(record_path)
+    if record.get("key") != key:
+        record = {"key": key, **_check(cfg, task, model, processor, candidates, generates)}
+        try:
+            atomic_write_json(record_path, record)
+        except OSError as exc:
+            warn(f"could not record the precision check in {record_path} ({exc}); it will run again next time")
+    chosen = record.get("chosen", "fp32")
+    return chosen, f"{chosen} (auto: {record['why']}; {record_path})"
+
+
+def _check(cfg, task, model, processor, candidates: list[str], generates: bool) -> dict:
+    """Answer the held-out inputs in fp32 and in each candidate; the first that matches wins."""
+    from tailor.exports.checked import reload_run_data
+
+    try:
+        data = reload_run_data(task, cfg)
+    except TailorError as exc:
+        return {"chosen": "fp32", "why": f"fp32, as the run's held-out data could not be read to check the others "
+                                         f"({exc})"}
+    inputs = task.held_out_prompts(data)[:CHECK_PROMPTS] if generates else data.eval.subset(
+        range(min(CHECK_ROWS, len(data.eval))))
+    if not len(inputs):
+        return {"chosen": "fp32", "why": "fp32, as the run has no held-out inputs to check the others on"}
+    what = "greedy answers to held-out prompts" if generates else "answers to held-out rows"
+    say(f"--precision auto: checking {', '.join(candidates)} against fp32 on {len(inputs)} {what} (once)")
+    reference = _answers(cfg, task, for_answers(copy.deepcopy(model), "fp32", generates=generates), processor,
+                         inputs, generates)
+    checked = {}
+    for candidate in candidates:
+        answers = _answers(cfg, task, for_answers(copy.deepcopy(model), candidate, generates=generates), processor,
+                           inputs, generates)
+        same = sum(a == b for a, b in zip(answers, reference))
+        checked[candidate] = {"same": same, "of": len(reference)}
+        if same == len(reference):
+            return {"chosen": candidate, "checked": checked, "date": _today(),
+                    "why": f"its {what} were all the same as fp32's ({same} of {len(reference)})"}
+    tried = "; ".join(f"{c} {v['same']} of {v['of']}" for c, v in checked.items())
+    return {"chosen": "fp32", "checked": checked, "date": _today(),
+            "why": f"fp32, as no lossy precision gave fp32's {what} ({tried} the same)"}
+
+
+def _answers(cfg, task, model, processor, inputs, generates: bool) -> list:
+    if generates:
+        from tailor.models.decoding import Sampling
+        from tailor.models.generation import answer_all
+
+        sampling = Sampling(max_new_tokens=cfg.options.max_new_tokens)
+        return [r.ids for r in answer_all(model, processor, [p.messages for p in inputs], sampling)]
+    return [_discrete(answer) for answer in task.predict(model, processor, inputs, cfg, cfg.eval.batch_size)]
+
+
+def _discrete(answer):
+    """What an answer says, without the scores that any change of precision moves a little."""
+    if isinstance(answer, dict):
+        return {k: _discrete(v) for k, v in answer.items() if k not in ("score", "probabilities")}
+    if isinstance(answer, list):
+        return [_discrete(v) for v in answer]
+    return answer
+
+
+def _fingerprint(folder: Path) -> dict:
+    """What the check's answer depends on: the weights, the machine's kind, torch."""
+    import torch
+
+    weights = sorted((folder / "model" if (folder / "model").is_dir() else folder).glob("*.safetensors"))
+    return {"weights": [[w.name, w.stat().st_size, int(w.stat().st_mtime)] for w in weights],
+            "cpu": {"avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx": torch.cpu._is_amx_tile_supported()},
+            "torch": torch.__version__}
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
