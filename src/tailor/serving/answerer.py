@@ -29,7 +29,13 @@ class Answerer:
         return self.folder.resolve().name
 
     def predict(self, examples, batch_size: int | None = None) -> list[dict]:
-        return self.task.predict(self.model, self.processor, examples, self.cfg, batch_size or self.cfg.eval.batch_size)
+        """The task's answers, each with its input text first (as it reads best in a file of answers)."""
+        answers = self.task.predict(self.model, self.processor, examples, self.cfg,
+                                    batch_size or self.cfg.eval.batch_size)
+        if "text" in examples.columns:
+            answers = [answer if "text" in answer else {"text": text, **answer}
+                       for answer, text in zip(answers, examples.columns["text"])]
+        return answers
 
     def with_generation(self, **settings) -> None:
         """chat.* generation settings (max_new_tokens, temperature, top_p) for this session; None keeps

@@ -7,7 +7,7 @@ one worker answers them:
   for eight, since it is bound by reading the weights), and a row whose client went away leaves at
   the next step;
 - predict: the inputs of every waiting request are answered in one call, then split back.
-A request that finds `max_queue` others waiting is refused at once (the server answers 429 with
+A request that finds `max_queue` others waiting beyond the free rows is refused at once (the server answers 429 with
 Retry-After), so that a burst never piles up more work than the machine can finish.
 """
 
@@ -65,6 +65,7 @@ class Scheduler:
         self._wake = threading.Condition()
         self._stopped = False
         self._decoding: list[Job] = []  # the chat requests in the running batch
+        self._predicting = 0  # the predict requests being answered
         self._seconds_per_job = 2.0  # a first guess for Retry-After, then a running average
         self._thread = threading.Thread(target=self._work, name="tailor-worker", daemon=True)
 
@@ -79,7 +80,8 @@ class Scheduler:
 
     def submit(self, job: Job) -> None:
         with self._wake:
-            if len(self.waiting) >= self.max_queue:
+            free_rows = self.max_rows - len(self._decoding) - self._predicting
+            if len(self.waiting) >= self.max_queue + max(free_rows, 0):
                 raise QueueFull(self.retry_after())
             self.waiting.append(job)
             self._wake.notify()
@@ -120,7 +122,11 @@ class Scheduler:
         if not jobs:
             return
         inputs = [item for job in jobs for item in job.inputs]
-        answers = self.answer_inputs(inputs)
+        self._predicting = len(jobs)
+        try:
+            answers = self.answer_inputs(inputs)
+        finally:
+            self._predicting = 0
         start = 0
         for job in jobs:
             job.emit("done", answers[start:start + len(job.inputs)])

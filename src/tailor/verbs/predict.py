@@ -37,8 +37,4 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
         examples = images_from_paths(list(images))
     else:
         examples = examples_from_texts(list(texts or []), text_pairs, cfg.data.text_pair)
-    answers = answerer.predict(examples, batch_size)
-    if "text" in examples.columns:  # the input first, as it reads best in a file of answers
-        answers = [answer if "text" in answer else {"text": text, **answer}
-                   for answer, text in zip(answers, examples.columns["text"])]
-    return answers
+    return answerer.predict(examples, batch_size)

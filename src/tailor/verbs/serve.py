@@ -18,6 +18,16 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, api_
           precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info") -> None:
     """Serve until interrupted. The folder is checked before the port opens; the weights load while
     /health already answers (503 until ready)."""
+    server, state = make_server(target, host=host, port=port, api_key=api_key, precision=precision, limits=limits,
+                                log_level=log_level)
+    server.run()
+    if state.failed is not None:
+        raise ConfigError(f"{target}: the model could not be loaded ({state.failed})")
+
+
+def make_server(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
+                precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info"):
+    """(uvicorn server, its ServerState), not started: `serve` runs it; tests run it in a thread."""
     import uvicorn
 
     from tailor.serving.app import BodyLimit, ServerState, create_app
@@ -42,9 +52,7 @@ def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, api_
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=True,
                                            timeout_graceful_shutdown=5))
     state.on_failure = lambda: setattr(server, "should_exit", True)
-    server.run()
-    if state.failed is not None:
-        raise ConfigError(f"{folder}: the model could not be loaded ({state.failed})")
+    return server, state
 
 
 def is_local(host: str) -> bool:
