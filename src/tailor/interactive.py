@@ -67,7 +67,7 @@ def load_chat_model(target: str | Path, precision: str = "fp32"):
     if precision == "auto":
         say("--precision auto checks a lossy precision on a run's held-out prompts; this is not a run: fp32")
         precision = "fp32"
-    return for_answers(load_causal_lm(folder), precision, generates=True), tokenizer
+    return for_answers(load_causal_lm(folder), precision, generates=True, model_dir=folder), tokenizer
 
 
 def repl(session: ChatSession, read: Callable[[str], str], out: TextIO) -> None:

@@ -7,7 +7,8 @@
       metrics.json                final metrics: fine-tuned vs baselines
       history.json                every logged training/evaluation step
       report.html                 curves, confusion matrix, per-class table (opens offline)
-      precision.json              what `--precision auto` checked and chose (written when first used)
+      answering/                  made when first answering: precision.json (what `--precision auto`
+                                  checked and chose), int8/ (the int8 graph)
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ class RunDir:
         return self.dir / "report.html"
 
     @property
-    def precision(self) -> Path:
-        """What `--precision auto` checked and chose (serving/precision_check.py); also in an export."""
-        return self.dir / "precision.json"
+    def answering(self) -> Path:
+        """What answering builds from the model and keeps: auto's precision check, the int8 graph."""
+        return self.dir / "answering"
 
     def check_can_start(self, *, resume: bool, overwrite: bool) -> None:
         """Refuse to silently replace a previous run; the user chooses --resume or --overwrite.
@@ -76,7 +77,7 @@ class RunDir:
     def looks_like_a_run(self) -> bool:
         """Our config.yaml, and nothing in the folder that a run does not write (so a run stopped
         before its first checkpoint can be replaced, but a folder of the user's own files cannot)."""
-        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.precision}
+        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.answering}
         return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.")
                                             for p in self.dir.iterdir())
 

@@ -49,17 +49,16 @@ class Reply:
 
 
 class DecodeBatch:
-    """The rows being decoded together: their KV cache, attention mask and next positions."""
+    """The rows being decoded together. What is the same whatever runs the model lives here (stop
+    tokens and strings, lengths, cancellation, handing out text); `TorchRows` or, for an int8
+    graph, `ort_genai.Int8Rows` prefill the rows and choose their tokens."""
 
     def __init__(self, model, tokenizer, stop_ids: list[int]):
-        self.model, self.tokenizer, self.stop_ids = model, tokenizer, set(stop_ids)
-        self.device = next(model.parameters()).device
+        from tailor.models.ort_genai import Int8Model, Int8Rows
+
+        self.tokenizer, self.stop_ids = tokenizer, set(stop_ids)
         self.rows: list[Reply] = []
-        self.cache = None
-        self.mask = None  # [rows, cached length]: 1 where a row has a real token
-        self.positions = None  # [rows]: the position of each row's next token
-        self.next_tokens = None  # [rows, 1]: chosen but not yet fed to the model
-        self._cache_arg = _cache_argument(model)
+        self.backend = Int8Rows(model) if isinstance(model, Int8Model) else TorchRows(model, tokenizer)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -68,28 +67,100 @@ class DecodeBatch:
         """Prefill the prompts of `replies` and take them into the batch (their first token chosen)."""
         if not replies:
             return
-        cache, mask, positions, logits = self._prefill([r.prompt_ids for r in replies])
-        for reply in replies:
-            reply._generator = _generator(reply.sampling.seed)
         joining_at = len(self.rows)
-        if self.rows:
-            self._merge(cache, mask, positions)
-        else:
-            self.cache, self.mask, self.positions = cache, mask, positions
         self.rows += replies
-        self.next_tokens = torch.cat([t for t in (self.next_tokens, self._choose(replies, logits)) if t is not None])
-        self._settle(joining_at)
+        self._settle(self.backend.start(replies), joining_at)
 
     def step(self) -> None:
         """Feed every row its chosen token, choose the next one, and let finished rows go."""
+        self._settle(self.backend.advance())
+
+    def _settle(self, tokens: list[int], start: int = 0) -> None:
+        """Record `tokens`, the chosen tokens of the rows from `start` on (the rows before it, already
+        in the batch, recorded theirs in the last step); rows that stopped or were cancelled leave."""
+        keep = list(range(start))
+        for i, (reply, token) in enumerate(zip(self.rows[start:], tokens), start):
+            if reply.cancelled is not None and reply.cancelled():
+                reply.finish_reason = "cancelled"
+            elif token in self.stop_ids:
+                reply.finish_reason = "stop"
+            else:
+                reply.ids.append(token)
+                self._update_text(reply)
+                if not reply.done and len(reply.ids) >= reply.sampling.max_new_tokens:
+                    reply.finish_reason = "length"
+            if reply.done:
+                _send(reply, final=True)
+            else:
+                keep.append(i)
+        if len(keep) < len(self.rows):
+            self.rows = [self.rows[i] for i in keep]
+            self.backend.keep(keep)
+
+    def _update_text(self, reply: Reply) -> None:
+        text = self.tokenizer.decode(reply.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # a character split across tokens: wait for the rest of it
+            return
+        reply.text = text
+        for stop in reply.sampling.stop:
+            at = text.find(stop, max(0, reply._sent - len(stop)))
+            if at >= 0:
+                reply.text, reply.finish_reason = text[:at], "stop"
+        _send(reply, final=False)
+
+
+class TorchRows:
+    """Rows decoded by a transformers model in one batch: their KV cache, attention mask and next
+    positions. New rows are prefilled alone, then merged in (both caches left-padded to the longer).
+    `start` returns the new rows' first tokens, `advance` every row's next one."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+        self.device = next(model.parameters()).device
+        self.replies: list[Reply] = []
+        self.cache = None
+        self.mask = None  # [rows, cached length]: 1 where a row has a real token
+        self.positions = None  # [rows]: the position of each row's next token
+        self.next_tokens = None  # [rows, 1]: chosen but not yet fed to the model
+        self._cache_arg = _cache_argument(model)
+
+    def start(self, replies: list[Reply]) -> list[int]:
+        cache, mask, positions, logits = self._prefill([r.prompt_ids for r in replies])
+        for reply in replies:
+            reply._generator = _generator(reply.sampling.seed)
+        if self.replies:
+            self._merge(cache, mask, positions)
+        else:
+            self.cache, self.mask, self.positions = cache, mask, positions
+        self.replies += replies
+        chosen = self._choose(replies, logits)
+        self.next_tokens = torch.cat([t for t in (self.next_tokens, chosen) if t is not None])
+        return chosen[:, 0].tolist()
+
+    def advance(self) -> list[int]:
         self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
         with torch.inference_mode():
             logits = self.model(input_ids=self.next_tokens.to(self.device), attention_mask=self.mask.to(self.device),
                                 position_ids=self.positions[:, None].to(self.device), use_cache=True,
                                 **{self._cache_arg: self.cache}).logits[:, -1]
         self.positions = self.positions + 1
-        self.next_tokens = self._choose(self.rows, logits)
-        self._settle()
+        self.next_tokens = self._choose(self.replies, logits)
+        return self.next_tokens[:, 0].tolist()
+
+    def keep(self, keep: list[int]) -> None:
+        self.replies = [self.replies[i] for i in keep]
+        if not keep:
+            self.cache = self.mask = self.positions = self.next_tokens = None
+            return
+        index = torch.tensor(keep)
+        self.cache.batch_select_indices(index.to(self.device))
+        self.mask, self.positions, self.next_tokens = self.mask[index], self.positions[index], self.next_tokens[index]
+        # columns that are padding for every row left are dropped from the cache
+        first = int(self.mask.any(0).int().argmax())
+        if first > 0:
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
+            self.mask = self.mask[:, first:]
 
     def _prefill(self, prompts: list[list[int]]):
         width = max(len(p) for p in prompts)
@@ -124,60 +195,18 @@ class DecodeBatch:
                 chosen[i] = _sample(logits[i], reply.sampling, reply._generator)
         return chosen[:, None].cpu()
 
-    def _settle(self, start: int = 0) -> None:
-        """Record the chosen token of each row from `start` on (the rows before it, already in the
-        batch, recorded theirs in the last step); rows that stopped or were cancelled leave the batch."""
-        keep = list(range(start))
-        for i, (reply, token) in enumerate(zip(self.rows[start:], self.next_tokens[start:, 0].tolist()), start):
-            if reply.cancelled is not None and reply.cancelled():
-                reply.finish_reason = "cancelled"
-            elif token in self.stop_ids:
-                reply.finish_reason = "stop"
-            else:
-                reply.ids.append(token)
-                self._update_text(reply)
-                if not reply.done and len(reply.ids) >= reply.sampling.max_new_tokens:
-                    reply.finish_reason = "length"
-            if reply.done:
-                _send(reply, final=True)
-            else:
-                keep.append(i)
-        if len(keep) < len(self.rows):
-            self._keep(keep)
-
-    def _update_text(self, reply: Reply) -> None:
-        text = self.tokenizer.decode(reply.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # a character split across tokens: wait for the rest of it
-            return
-        reply.text = text
-        for stop in reply.sampling.stop:
-            at = text.find(stop, max(0, reply._sent - len(stop)))
-            if at >= 0:
-                reply.text, reply.finish_reason = text[:at], "stop"
-        _send(reply, final=False)
-
-    def _keep(self, keep: list[int]) -> None:
-        self.rows = [self.rows[i] for i in keep]
-        if not keep:
-            self.cache = self.mask = self.positions = self.next_tokens = None
-            return
-        index = torch.tensor(keep)
-        self.cache.batch_select_indices(index.to(self.device))
-        self.mask, self.positions, self.next_tokens = self.mask[index], self.positions[index], self.next_tokens[index]
-        # columns that are padding for every row left are dropped from the cache
-        first = int(self.mask.any(0).int().argmax())
-        if first > 0:
-            for layer in self.cache.layers:
-                layer.keys, layer.values = layer.keys[:, :, first:], layer.values[:, :, first:]
-            self.mask = self.mask[:, first:]
-
 
 def can_join(model) -> bool:
     """Rows can join a running batch when every cache layer is a plain growing one (no sliding window,
-    no linear-attention state): true of Llama-like models, SmolLM2 included."""
+    no linear-attention state): true of Llama-like models, SmolLM2 included; and always with the int8
+    graph, whose rows decode in generators of their own."""
     from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
 
+    from tailor.models.ort_genai import Int8Model
+
+    if isinstance(model, Int8Model):
+        return True
     cache = DynamicCache(config=model.config)
     return all(type(layer) is DynamicLayer for layer in cache.layers)
 

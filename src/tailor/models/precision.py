@@ -4,13 +4,15 @@
   which changes nothing in the answers and saves the adapter's extra matmuls at every layer.
 - bf16: every weight in bfloat16 (half the bytes to read per token; fast matmuls on CPUs with
   AVX512-BF16 or AMX); floating inputs (pixels) are cast on the way in.
-- int8 (causal LMs): each linear layer's weight in int8 with one scale per output row, multiplied
-  by torch's weight-only int8 kernel on bf16 activations: a quarter of the bytes of fp32.
+- int8 (chat runs): the model as an onnxruntime-genai graph with int8 weights (models/ort_genai.py),
+  built once beside the run: a quarter of fp32's bytes, and none of eager PyTorch's per-op cost.
 bf16 and int8 are lossy: `auto` (serving/precision_check.py) picks one only after its answers
 matched fp32's on the run's held-out inputs.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -26,50 +28,39 @@ def native_bf16() -> bool:
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
-def for_answers(model: nn.Module, precision: str, *, generates: bool) -> nn.Module:
-    """The model in `precision` (fp32, bf16, int8), in eval mode; `generates`: a causal LM."""
+def for_answers(model: nn.Module, precision: str, *, generates: bool, model_dir: Path | None = None):
+    """The model in `precision` (fp32, bf16, int8), in eval mode; `generates`: a causal LM, whose
+    saved folder `model_dir` an int8 graph is built from."""
     if precision not in ("fp32", "bf16", "int8"):
         raise ConfigError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if precision == "int8" and not generates:
         raise ConfigError("--precision int8 is for chat runs; for a classifier write an int8 ONNX export "
                           "(`tailor export RUN --format onnx --quantize int8 --out DIR`) and predict with it")
     model = _merged(model).eval()
-    if precision == "fp32":
-        return model
-    model = model.to(torch.bfloat16)
-    model.register_forward_pre_hook(_inputs_to_bf16, with_kwargs=True)
     if precision == "int8":
-        _int8_linears(model)
+        from tailor.models.ort_genai import Int8Model, int8_folder
+
+        folder = int8_folder(answering_folder(model_dir), model_dir, model)
+        return Int8Model(folder, model.config, getattr(model, "generation_config", None))
+    if precision == "bf16":
+        model = model.to(torch.bfloat16)
+        model.register_forward_pre_hook(_inputs_to_bf16, with_kwargs=True)
     return model
 
 
-class Int8Linear(nn.Module):
-    """y = x W^T + b with W stored as int8 and one bf16 scale per output row (symmetric)."""
+def answering_folder(model_dir: Path) -> Path:
+    """Where what answering builds from a model is kept: beside model/ in a run (RUN/answering), else
+    in the user cache, one folder per model folder."""
+    from tailor.runs import RunDir
 
-    def __init__(self, linear: nn.Linear):
-        super().__init__()
-        weight = linear.weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
-        self.register_buffer("weight_int8", torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8))
-        self.register_buffer("scale", scale.to(torch.bfloat16))
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().to(torch.bfloat16),
-                                                                requires_grad=False)
-        self.in_features, self.out_features = linear.in_features, linear.out_features
+    run = RunDir(model_dir.parent)
+    if model_dir == run.model and run.config.is_file():
+        return run.answering
+    import hashlib
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features).to(torch.bfloat16)
-        y = torch._weight_int8pack_mm(flat, self.weight_int8, self.scale).reshape(*x.shape[:-1], self.out_features)
-        return y if self.bias is None else y + self.bias
+    from tailor.models.catalog import cache_root
 
-
-def _int8_linears(model: nn.Module) -> None:
-    """Every linear layer but the output head becomes an Int8Linear. The head stays bf16: it shares
-    its weight with the input embeddings in small LMs, and measured no faster in int8."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.Linear) and child is not head:
-                setattr(module, name, Int8Linear(child))
+    return cache_root() / "answering" / hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:16]
 
 
 def _merged(model: nn.Module) -> nn.Module:

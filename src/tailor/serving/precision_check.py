@@ -3,7 +3,7 @@
 `auto` tries the lossy precisions fastest first (int8 for chat runs, then bf16) and keeps the first
 whose answers to the run's held-out inputs are the same as fp32's: every greedy answer token for
 token (chat), every label and entity (classifiers). It is checked once per model and machine kind
-and recorded in precision.json beside the model, so later starts reuse the answer; a CPU without
+and recorded in RUN/answering/precision.json, so later starts reuse the answer; a CPU without
 native bf16 keeps fp32 without a check (bf16 and int8 would be slower there, not faster).
 """
 
@@ -17,15 +17,18 @@ from pathlib import Path
 from tailor.console import say, warn
 from tailor.errors import ConfigError, TailorError
 from tailor.io import atomic_write_json
-from tailor.models.precision import LOSSY, PRECISIONS, for_answers, native_bf16
-from tailor.runs import RunDir
+from tailor.models.precision import LOSSY, PRECISIONS, answering_folder, for_answers, native_bf16
 
+RECORD_FILE = "precision.json"
 CHECK_PROMPTS = 8  # held-out prompts a chat run's candidates answer
 CHECK_ROWS = 512  # held-out rows a classifier's candidates answer
 
 
 def answering_model(requested: str, folder: Path, cfg, task, model, processor):
-    """(model ready to answer, the precision used, one line saying how it was chosen)."""
+    """(model ready to answer, the precision used, one line saying how it was chosen); `folder`: the
+    run or export folder the model was loaded from."""
+    from tailor.verbs.common import model_folder
+
     if requested not in PRECISIONS:
         raise ConfigError(f"--precision {requested}: choose one of {', '.join(PRECISIONS)}")
     generates = task.targets == "text"
@@ -34,23 +37,25 @@ def answering_model(requested: str, folder: Path, cfg, task, model, processor):
             raise ConfigError(f"--precision {requested} is for a run folder; an ONNX export answers in the precision "
                               "it was exported with (tailor export --quantize)")
         return model, "onnx", "the ONNX export as written"
+    model_dir = model_folder(folder)
     if requested != "auto":
         note = "fp32, the weights as trained" if requested == "fp32" else f"{requested}, as --precision asked (lossy)"
-        return for_answers(model, requested, generates=generates), requested, note
-    chosen, why = _auto(folder, cfg, task, model, processor, generates)
-    return for_answers(model, chosen, generates=generates), chosen, why
+        return for_answers(model, requested, generates=generates, model_dir=model_dir), requested, note
+    chosen, why = _auto(model_dir, cfg, task, model, processor, generates)
+    return for_answers(model, chosen, generates=generates, model_dir=model_dir), chosen, why
 
 
-def _auto(folder: Path, cfg, task, model, processor, generates: bool) -> tuple[str, str]:
+def _auto(model_dir: Path, cfg, task, model, processor, generates: bool) -> tuple[str, str]:
     if not native_bf16():
         return "fp32", "fp32 (auto: this CPU has no native bf16, so bf16 and int8 would be slower)"
     candidates = [p for p in LOSSY if generates or p != "int8"]
-    record_path = RunDir(folder).precision
-    key = _fingerprint(folder)
+    record_path = answering_folder(model_dir) / RECORD_FILE
+    key = _fingerprint(model_dir)
     record = _read_record(record_path)
     if record.get("key") != key:
-        record = {"key": key, **_check(cfg, task, model, processor, candidates, generates)}
+        record = {"key": key, **_check(cfg, task, model, processor, candidates, generates, model_dir)}
         try:
+            record_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(record_path, record)
         except OSError as exc:
             warn(f"could not record the precision check in {record_path} ({exc}); it will run again next time")
@@ -58,7 +63,7 @@ def _auto(folder: Path, cfg, task, model, processor, generates: bool) -> tuple[s
     return chosen, f"{chosen} (auto: {record['why']}; {record_path})"
 
 
-def _check(cfg, task, model, processor, candidates: list[str], generates: bool) -> dict:
+def _check(cfg, task, model, processor, candidates: list[str], generates: bool, model_dir: Path) -> dict:
     """Answer the held-out inputs in fp32 and in each candidate; the first that matches wins."""
     from tailor.exports.checked import reload_run_data
 
@@ -73,12 +78,14 @@ def _check(cfg, task, model, processor, candidates: list[str], generates: bool) 
         return {"chosen": "fp32", "why": "fp32, as the run has no held-out inputs to check the others on"}
     what = "greedy answers to held-out prompts" if generates else "answers to held-out rows"
     say(f"--precision auto: checking {', '.join(candidates)} against fp32 on {len(inputs)} {what} (once)")
-    reference = _answers(cfg, task, for_answers(copy.deepcopy(model), "fp32", generates=generates), processor,
-                         inputs, generates)
+    def answers_in(precision: str) -> list:
+        ready = for_answers(copy.deepcopy(model), precision, generates=generates, model_dir=model_dir)
+        return _answers(cfg, task, ready, processor, inputs, generates)
+
+    reference = answers_in("fp32")
     checked = {}
     for candidate in candidates:
-        answers = _answers(cfg, task, for_answers(copy.deepcopy(model), candidate, generates=generates), processor,
-                           inputs, generates)
+        answers = answers_in(candidate)
         same = sum(a == b for a, b in zip(answers, reference))
         checked[candidate] = {"same": same, "of": len(reference)}
         if same == len(reference):
@@ -108,11 +115,11 @@ def _discrete(answer):
     return answer
 
 
-def _fingerprint(folder: Path) -> dict:
+def _fingerprint(model_dir: Path) -> dict:
     """What the check's answer depends on: the weights, the machine's kind, torch."""
     import torch
 
-    weights = sorted((folder / "model" if (folder / "model").is_dir() else folder).glob("*.safetensors"))
+    weights = sorted(model_dir.glob("*.safetensors"))
     return {"weights": [[w.name, w.stat().st_size, int(w.stat().st_mtime)] for w in weights],
             "cpu": {"avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx": torch.cpu._is_amx_tile_supported()},
             "torch": torch.__version__}

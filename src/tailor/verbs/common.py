@@ -59,6 +59,12 @@ def load_run(run_dir: str | Path):
     return cfg, task, on_device(task.load_model(model_dir, **trust)), task.processor(str(model_dir), cfg, **trust)
 
 
+def model_folder(folder: Path) -> Path:
+    """The folder with the weights: model/ of a run, or the export folder itself."""
+    run = RunDir(folder)
+    return run.model if run.config.is_file() else folder
+
+
 def is_answering_folder(folder: Path) -> bool:
     """A folder load_run loads: a run folder, or an hf or ONNX export of one."""
     from tailor.exports.onnx_folder import is_onnx_export
