@@ -3,11 +3,11 @@
     python benchmarks/serve_load.py RUN_DIR [--clients 24] [--rounds 2] [--max-tokens 48]
 
 Starts `tailor serve RUN_DIR` (with an API key) as a subprocess, then, while 24 clients ask at once
-(half streaming, greedy, `--rounds` requests each), sends the faults a server left running meets:
-clients that disconnect mid-stream, oversize and malformed bodies, a wrong and a missing key, and
-a burst past the queue (429 with Retry-After expected). Records status counts, latency p50/p95
+(half streaming, greedy, `--rounds` requests each, one after the other), sends the faults a server
+left running meets: oversize and malformed bodies, a wrong and a missing key, too many tokens; then
+4 clients that disconnect mid-stream, and a burst past the queue (429 with Retry-After expected). Records status counts, latency p50/p95
 (seconds to the whole answer) and time to first token of the streams. Writes
-benchmarks/results/serve_load.{md,json}.
+benchmarks/results/serve_load_<precision>.{md,json}.
 """
 
 from __future__ import annotations
@@ -49,20 +49,26 @@ def free_port() -> int:
 
 def ask(url: str, key: str, i: int, max_tokens: int) -> dict:
     body = {"messages": [{"role": "user", "content": f"Give me tip number {i} for learning to cook."}],
-            "max_tokens": max_tokens, "temperature": 0, "stream": i % 2 == 0}
+            "max_tokens": max_tokens, "temperature": 0, "stream": i % 2 == 0,
+            **({"stream_options": {"include_usage": True}} if i % 2 == 0 else {})}
     headers = {"Authorization": f"Bearer {key}"}
     start = time.perf_counter()
-    first = None
+    first, tokens = None, 0
     with httpx.Client(timeout=300) as client:
         if body["stream"]:
             with client.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers) as answer:
                 for line in answer.iter_lines():
                     if first is None and '"content": "' in line and '"content": ""' not in line:
                         first = time.perf_counter() - start
+                    if '"usage"' in line:
+                        tokens = json.loads(line[6:])["usage"]["completion_tokens"]
                 status = answer.status_code
         else:
-            status = client.post(f"{url}/v1/chat/completions", json=body, headers=headers).status_code
-    return {"status": status, "seconds": time.perf_counter() - start, "first_token": first, "stream": body["stream"]}
+            answer = client.post(f"{url}/v1/chat/completions", json=body, headers=headers)
+            status = answer.status_code
+            tokens = answer.json().get("usage", {}).get("completion_tokens", 0) if status == 200 else 0
+    return {"status": status, "seconds": time.perf_counter() - start, "first_token": first, "stream": body["stream"],
+            "tokens": tokens}
 
 
 def leave_mid_stream(url: str, key: str) -> int:
@@ -128,13 +134,18 @@ def main() -> None:
             assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
             time.sleep(0.5)
         started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(args.clients + 4) as pool:
-            asked = [pool.submit(ask, url, key, i, args.max_tokens) for i in range(args.clients * args.rounds)]
-            left = [pool.submit(leave_mid_stream, url, key) for _ in range(4)]
+
+        def client(number: int) -> list[dict]:  # one client asks its rounds one after the other
+            return [ask(url, key, number * args.rounds + r, args.max_tokens) for r in range(args.rounds)]
+
+        with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
+            asked = [pool.submit(client, i) for i in range(args.clients)]
             fault_codes = faults(url, key)
-            results = [f.result() for f in asked]
-            left_codes = [f.result() for f in left]
+            results = [answer for f in asked for answer in f.result()]
         load_seconds = time.perf_counter() - started
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            left_codes = list(pool.map(lambda _: leave_mid_stream(url, key), range(4)))
+        time.sleep(1)  # their rows leave at the batch's next step
         after_leaving = httpx.get(f"{url}/health").json()
         bursts = burst(url, key, 40)
         write(machine(), args, results, load_seconds, left_codes, fault_codes, bursts, after_leaving)
@@ -152,17 +163,17 @@ def write(host, args, results, load_seconds, left_codes, fault_codes, bursts, he
              f"Machine: {host['cpu']}, {host['logical_cpus']} CPUs; tailor {host['tailor_commit']}; {host['date_utc']} "
              f"UTC. Run {args.run.name}, --precision {args.precision}, default limits (8 answered together, 16 "
              "waiting).\n",
-             f"- {len(results)} chat requests from {args.clients} clients at once ({args.rounds} each, half streaming, "
-             f"greedy, max_tokens {args.max_tokens}), with 4 clients leaving mid-stream and the faults below sent "
-             f"meanwhile: statuses {dict(statuses)}; {sum(s >= 500 for s in statuses.elements())} 5xx; "
-             f"{load_seconds:.1f} s in all.",
+             f"- {len(results)} chat requests from {args.clients} clients at once ({args.rounds} each, one after the "
+             f"other, half streaming, greedy, max_tokens {args.max_tokens}), the faults below sent meanwhile: "
+             f"statuses {dict(statuses)}; {sum(s >= 500 for s in statuses.elements())} 5xx; {load_seconds:.1f} s in "
+             f"all, {sum(r['tokens'] for r in results)} tokens answered.",
              f"- latency to the whole answer: p50 {p(seconds, 0.5):.2f} s, p95 {p(seconds, 0.95):.2f} s; time to the "
              f"first token of the streams: p50 {p(firsts, 0.5):.2f} s, p95 {p(firsts, 0.95):.2f} s.",
-             f"- clients that left mid-stream: statuses {left_codes}; afterwards the server had "
-             f"{health['waiting']} waiting (their rows were freed).",
+             f"- 4 clients that left mid-stream after the first event: statuses {left_codes}; a second later the "
+             f"server had {health['waiting']} waiting and {health['answering_now']} rows decoding (theirs freed).",
              "- faults: " + "; ".join(f"{name} -> {code}" for name, code in fault_codes.items()) + ".",
              f"- a burst of 40 requests at once: {dict(bursts)} (every 429 with Retry-After)."]
-    out = HERE / "results" / "serve_load"
+    out = HERE / "results" / f"serve_load_{args.precision}"
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps({"machine": host, "results": results, "faults": fault_codes,
                                                     "left": left_codes, "burst": dict(bursts)}, indent=2))

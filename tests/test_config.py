@@ -153,6 +153,7 @@ def test_eval_metric_must_be_one_of_the_tasks(tmp_path):
 
 
 FILE_EXTENSIONS = {"onnx", "json", "yaml", "safetensors", "gguf"}
+API_NAMES = {"chat.completion"}  # OpenAI's object type, which the server answers with
 
 
 def test_every_config_key_named_in_a_message_exists():
@@ -177,5 +178,6 @@ def test_every_config_key_named_in_a_message_exists():
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 wrong += [f"{path.name}: {s}.{k}" for s, k in pattern.findall(node.value) if k not in sections[s]
                           and k not in FILE_EXTENSIONS  # model.onnx is a file, not a key
+                          and f"{s}.{k}" not in API_NAMES
                           and not (path.name == "config.py" and f"{s}.{k}" in MOVED_KEYS)]
     assert not wrong

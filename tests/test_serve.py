@@ -254,3 +254,13 @@ def test_a_gguf_export_is_pointed_to_llama_cpp(tmp_path):
     (tmp_path / "model.q8_0.gguf").write_bytes(b"GGUF")
     with pytest.raises(ConfigError, match="a GGUF export is served by llama.cpp"):
         make_server(tmp_path)
+
+
+def test_an_hf_export_answers_as_its_run_and_is_served(text_run, tmp_path):
+    export = tailor.export(text_run, tmp_path / "hf")
+    assert (export / "tailor.yaml").is_file() and (export / "model.safetensors").is_file()
+    texts = ["the food was lovely", "that book was dreadful"]
+    assert tailor.predict(export, texts=texts) == tailor.predict(text_run, texts=texts)
+    with running(export) as (url, _):
+        answer = httpx.post(f"{url}/v1/predict", json={"inputs": texts})
+    assert answer.json()["answers"] == tailor.predict(text_run, texts=texts)

@@ -96,7 +96,7 @@ def _scheduler(answerer, limits: Limits) -> Scheduler:
         return Scheduler(model=answerer.model, tokenizer=answerer.processor,
                          stop_ids=stop_token_ids(answerer.model, answerer.processor),
                          max_rows=limits.max_batch, max_queue=limits.max_queue)
-    return Scheduler(answer_inputs=lambda rows: answerer.predict(_examples(rows, answerer)),
+    return Scheduler(answer_inputs=lambda rows: answerer.predict(_examples(rows)),
                      max_rows=limits.max_batch, max_queue=limits.max_queue)
 
 
@@ -140,8 +140,8 @@ def create_app(state: ServerState, api_key: str | None) -> FastAPI:
                                 headers={"Retry-After": "5"})
         a, s = state.answerer, state.scheduler
         return {"status": "ok", "model": a.name, "task": a.task.name, "precision": a.precision,
-                "precision_note": a.precision_note, "answering": s.max_rows, "waiting": len(s.waiting),
-                "max_queue": s.max_queue}
+                "precision_note": a.precision_note, "answering_now": s.busy_rows, "waiting": len(s.waiting),
+                "max_batch": s.max_rows, "max_queue": s.max_queue}
 
     @app.get("/v1/models", dependencies=[authorized], summary="The one model this server answers with")
     async def models():
@@ -234,7 +234,8 @@ def _image(item: dict, index: int):
     return image
 
 
-def _examples(rows: list[dict], answerer):
+def _examples(rows: list[dict]):
+    """The rows of every waiting request, as one set of examples for the task."""
     from tailor.data.examples import Examples
 
     columns = {key: [row[key] for row in rows] for key in rows[0]}

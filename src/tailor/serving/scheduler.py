@@ -80,11 +80,16 @@ class Scheduler:
 
     def submit(self, job: Job) -> None:
         with self._wake:
-            free_rows = self.max_rows - len(self._decoding) - self._predicting
+            free_rows = self.max_rows - self.busy_rows
             if len(self.waiting) >= self.max_queue + max(free_rows, 0):
                 raise QueueFull(self.retry_after())
             self.waiting.append(job)
             self._wake.notify()
+
+    @property
+    def busy_rows(self) -> int:
+        """Requests being answered now (not waiting)."""
+        return len(self._decoding) + self._predicting
 
     def retry_after(self) -> int:
         """Seconds until a queued request is likely to have started: the queue, a batch at a time."""

@@ -22,6 +22,11 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     given = [flag for flag, value in (("--text", texts), ("--image", images), ("--data", data)) if value]
     if len(given) > 1:
         raise ConfigError(f"predict: give one kind of input, not {' and '.join(given)}")
+    if data is not None and not Path(data).exists():  # said before the model takes seconds to load
+        from tailor.data.readers import suggest_sibling
+        from tailor.errors import DataError
+
+        raise DataError(data, "file not found", suggest_sibling(Path(data)))
     answerer = load_answerer(run_dir, precision)
     answerer.with_generation(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
     cfg, task = answerer.cfg, answerer.task
