@@ -132,8 +132,9 @@ def test_auto_checks_once_records_why_and_reuses_the_record(chat_run, monkeypatc
     first = load_answerer(chat_run, "auto")
     record = json.loads((chat_run / "answering" / "precision.json").read_text())
     assert record["chosen"] == first.precision and first.precision in ("int8", "bf16", "fp32")
-    assert record["checked"]["int8"]["of"] == 8 and "checked" in record and record["why"] in first.precision_note
-    assert (first.precision == "int8") == (record["checked"]["int8"]["same"] == 8)
+    assert record["checked"]["int8"]["of"] == record["checked"]["bf16"]["of"] == 8
+    assert record["why"] in first.precision_note and record["checked"]["fp32"]["seconds"] > 0
+    assert record["chosen"] == check._verdict(record["checked"], "answers")["chosen"]
 
     def no_second_check(*args):
         raise AssertionError("the recorded check should have been reused")
@@ -155,3 +156,18 @@ def test_predict_on_a_chat_run_takes_the_generation_flags(chat_run, cli, tmp_pat
     assert answers == tailor.predict(chat_run, data=prompts, max_new_tokens=3, batch_size=1)
     code, _, err = cli("predict", chat_run, "--text", "hi", "--precision", "fp16")
     assert code == 2 and err.strip() == "error: --precision fp16: choose one of fp32, bf16, int8, auto"
+
+
+def test_auto_keeps_the_fastest_precision_that_answered_alike_only_if_it_is_faster():
+    from tailor.serving.precision_check import _verdict
+
+    def checked(int8, bf16):
+        return {"fp32": {"seconds": 10.0}, "int8": {"same": int8[0], "of": 8, "seconds": int8[1]},
+                "bf16": {"same": bf16[0], "of": 8, "seconds": bf16[1]}}
+
+    assert _verdict(checked((8, 2.0), (8, 5.0)), "answers")["chosen"] == "int8"
+    assert _verdict(checked((7, 2.0), (8, 5.0)), "answers")["chosen"] == "bf16"
+    slow = _verdict(checked((7, 2.0), (8, 9.5)), "answers")
+    assert slow["chosen"] == "fp32" and slow["why"].startswith("fp32, as none that answered alike was faster")
+    assert _verdict(checked((7, 2.0), (6, 5.0)), "answers")["why"] == (
+        "fp32, as none answered alike (int8 7 of 8 the same in 2.0 s; bf16 6 of 8 the same in 5.0 s; fp32 10.0 s)")

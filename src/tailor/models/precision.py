@@ -20,7 +20,7 @@ from torch import nn
 from tailor.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
-LOSSY = ("int8", "bf16")  # in the order `auto` tries them: the fastest first
+LOSSY = ("int8", "bf16")  # what `auto` tries beside fp32
 
 
 def native_bf16() -> bool:

@@ -1,8 +1,9 @@
 """`--precision`: the precision a run answers in, and `auto`'s check that a lossy one answers alike.
 
-`auto` tries the lossy precisions fastest first (int8 for chat runs, then bf16) and keeps the first
-whose answers to the run's held-out inputs are the same as fp32's: every greedy answer token for
-token (chat), every label and entity (classifiers). It is checked once per model and machine kind
+`auto` answers the run's held-out inputs in fp32 and in each lossy precision (int8 and bf16 for chat
+runs, bf16 for the others), and keeps the fastest whose answers were all the same as fp32's (every
+greedy answer token for token for chat, every label and entity for classifiers), if it was at least
+1.1x as fast; else fp32. It is checked once per model and machine kind
 and recorded in RUN/answering/precision.json, so later starts reuse the answer; a CPU without
 native bf16 keeps fp32 without a check (bf16 and int8 would be slower there, not faster).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 from tailor.console import say, warn
@@ -22,6 +24,7 @@ from tailor.models.precision import LOSSY, PRECISIONS, answering_folder, for_ans
 RECORD_FILE = "precision.json"
 CHECK_PROMPTS = 8  # held-out prompts a chat run's candidates answer
 CHECK_ROWS = 512  # held-out rows a classifier's candidates answer
+FASTER = 1.1  # how much faster than fp32 a lossy precision must answer to be chosen
 
 
 def answering_model(requested: str, folder: Path, cfg, task, model, processor):
@@ -78,22 +81,34 @@ def _check(cfg, task, model, processor, candidates: list[str], generates: bool, 
         return {"chosen": "fp32", "why": "fp32, as the run has no held-out inputs to check the others on"}
     what = "greedy answers to held-out prompts" if generates else "answers to held-out rows"
     say(f"--precision auto: checking {', '.join(candidates)} against fp32 on {len(inputs)} {what} (once)")
-    def answers_in(precision: str) -> list:
-        ready = for_answers(copy.deepcopy(model), precision, generates=generates, model_dir=model_dir)
-        return _answers(cfg, task, ready, processor, inputs, generates)
 
-    reference = answers_in("fp32")
-    checked = {}
+    def answers_in(precision: str) -> tuple[list, float]:
+        ready = for_answers(copy.deepcopy(model), precision, generates=generates, model_dir=model_dir)
+        started = time.perf_counter()
+        return _answers(cfg, task, ready, processor, inputs, generates), time.perf_counter() - started
+
+    reference, fp32_seconds = answers_in("fp32")
+    checked = {"fp32": {"seconds": round(fp32_seconds, 2)}}
     for candidate in candidates:
-        answers = answers_in(candidate)
-        same = sum(a == b for a, b in zip(answers, reference))
-        checked[candidate] = {"same": same, "of": len(reference)}
-        if same == len(reference):
-            return {"chosen": candidate, "checked": checked, "date": _today(),
-                    "why": f"its {what} were all the same as fp32's ({same} of {len(reference)})"}
-    tried = "; ".join(f"{c} {v['same']} of {v['of']}" for c, v in checked.items())
-    return {"chosen": "fp32", "checked": checked, "date": _today(),
-            "why": f"fp32, as no lossy precision gave fp32's {what} ({tried} the same)"}
+        answers, seconds = answers_in(candidate)
+        checked[candidate] = {"same": sum(a == b for a, b in zip(answers, reference)), "of": len(reference),
+                              "seconds": round(seconds, 2)}
+    return {"checked": checked, "date": _today(), **_verdict(checked, what)}
+
+
+def _verdict(checked: dict, what: str) -> dict:
+    """The fastest lossy precision whose answers were all fp32's, if it answered them at least
+    FASTER times as fast as fp32 (bf16 decodes no faster than fp32 on many CPUs: then fp32 stays)."""
+    fp32 = checked["fp32"]["seconds"]
+    alike = sorted((v["seconds"], name) for name, v in checked.items() if name != "fp32" and v["same"] == v["of"])
+    tried = "; ".join(f"{name} {v['same']} of {v['of']} the same in {v['seconds']} s"
+                      for name, v in checked.items() if name != "fp32")
+    if alike and alike[0][0] * FASTER <= fp32:
+        seconds, name = alike[0]
+        return {"chosen": name, "why": f"its {what} were all the same as fp32's, {fp32 / seconds:.1f}x as fast "
+                                       f"({tried}; fp32 {fp32} s)"}
+    reason = "none that answered alike was faster" if alike else "none answered alike"
+    return {"chosen": "fp32", "why": f"fp32, as {reason} ({tried}; fp32 {fp32} s)"}
 
 
 def _answers(cfg, task, model, processor, inputs, generates: bool) -> list:
