@@ -75,11 +75,15 @@ def _export_onnx(run_dir: Path, out: Path, variant: str, data, min_agreement, ov
 
 
 def _copy_model(run: RunDir, folder: Path) -> None:
-    """model/ as it is, and the run's config as tailor.yaml: predict, eval and serve read it to know
+    shutil.copytree(run.model, folder)
+    _add_run_config(run, folder)
+
+
+def _add_run_config(run: RunDir, folder: Path) -> None:
+    """The run's config beside the weights, as tailor.yaml: predict, eval and serve read it to know
     the task and how inputs were read."""
     from tailor.exports.onnx_folder import CONFIG_FILE
 
-    shutil.copytree(run.model, folder)
     shutil.copy(run.config, folder / CONFIG_FILE)
 
 
@@ -98,6 +102,4 @@ def _write_merged(run_dir: Path, folder: Path) -> None:
     card = RunDir(run_dir).model / "README.md"
     if card.exists():
         shutil.copy(card, folder / "README.md")
-    from tailor.exports.onnx_folder import CONFIG_FILE
-
-    shutil.copy(RunDir(run_dir).config, folder / CONFIG_FILE)
+    _add_run_config(RunDir(run_dir), folder)
