@@ -105,8 +105,9 @@ class Scheduler:
                     self._wake.wait()
                 if self._stopped:
                     return
-                busy = batch is not None and len(batch) > 0
-                room = self.max_rows - (len(batch) if busy else 0) if (joins or not busy) else 0
+                running = len(batch) if batch is not None else 0
+                # new rows join a running batch only where the model's cache lets them (can_join)
+                room = self.max_rows - running if (joins or running == 0) else 0
                 taken = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
             taken = [job for job in taken if not job.cancelled]
             for job in taken:
