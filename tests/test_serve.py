@@ -264,3 +264,19 @@ def test_an_hf_export_answers_as_its_run_and_is_served(text_run, tmp_path):
     with running(export) as (url, _):
         answer = httpx.post(f"{url}/v1/predict", json={"inputs": texts})
     assert answer.json()["answers"] == tailor.predict(text_run, texts=texts)
+
+
+def test_an_image_run_answers_base64_images_as_tailor_predict_answers_their_files(tmp_path_factory, request):
+    import base64
+
+    folder = tmp_path_factory.mktemp("images")
+    run = train_tiny_run("image-classification", folder, request, max_steps=2)
+    files = sorted((folder / "eval").rglob("*.png"))[:2]
+    expected = [{k: v for k, v in a.items() if k != "image"} for a in tailor.predict(run, images=files)]
+    inputs = [{"image": base64.b64encode(f.read_bytes()).decode()} for f in files]
+    with running(run) as (url, _):
+        answer = httpx.post(f"{url}/v1/predict", json={"inputs": inputs}, timeout=60)
+        broken = httpx.post(f"{url}/v1/predict", json={"inputs": [{"image": "bm90IGFuIGltYWdl"}]}, timeout=60)
+    assert [{k: v for k, v in a.items() if k != "image"} for a in answer.json()["answers"]] == expected
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "input 1: 'image' is not the base64 of an image file"
