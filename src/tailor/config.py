@@ -135,6 +135,14 @@ class TrainSection(Section):
     gradient_checkpointing: bool | None = Field(None, description="recompute activations in the backward pass: "
                                                                    "less memory, about 30% more compute; default "
                                                                    "per task (on for chat, off for classification)")
+    class_weights: Literal["none", "auto"] | dict[str, float] = Field(
+        "none", description="weight of each class (tag) in the loss, for tasks that learn classes or tags: none; "
+                            "auto = inverse frequency in the training data, n / (classes x count), as "
+                            "scikit-learn's 'balanced' (mean weight 1); or {label: weight}, every label named")
+    loss: Literal["ce", "focal"] = Field("ce", description="for tasks that learn classes or tags: cross-entropy, or "
+                                                         "focal loss (cross-entropy x (1 - p)^train.focal_gamma: "
+                                                         "confident right answers count less)")
+    focal_gamma: float = Field(2.0, ge=0, description="focusing parameter of train.loss=focal (0 = cross-entropy)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32; on a CPU a task may have "

@@ -54,8 +54,22 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
             setattr(node, key, value)
     cfg.eval.metric = cfg.eval.metric or task.metrics[0].name
     metric_named(task, cfg.eval.metric)  # an unknown metric stops here, not after training
+    _check_class_keys(cfg, task)
     if cfg.train.lr is None:
         cfg.train.lr = default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
         if cfg.train.batch_tokens and cfg.train.lr_reference_rows is None:
             cfg.train.lr_reference_rows = task.lr_reference_rows  # scaled to the batches' size once they are drawn
     return cfg
+
+
+def _check_class_keys(cfg: "Config", task: "Task") -> None:
+    """train.class_weights and train.loss shape a loss over classes or tags: a task that learns
+    something else (chat: text) refuses them rather than ignoring them."""
+    from tailor.errors import ConfigError
+    from tailor.tasks.base import HasLabels
+
+    given = [f"train.{key}" for key, default in (("class_weights", "none"), ("loss", "ce"))
+             if getattr(cfg.train, key) != default]
+    if given and not isinstance(task, HasLabels):
+        raise ConfigError(f"{' and '.join(given)}: for tasks that learn classes or tags (text, token and image "
+                          f"classification); task {task.name} learns {task.targets}")

@@ -176,6 +176,15 @@ class HasReportSections(Protocol):
         """(title, html) sections of report.html beyond the shared ones (curves, comparison, notes)."""
 
 
+def class_loss_for(cfg: Config, labels: list[str], targets: list[str]) -> LossFn:
+    """The loss of a task that learns classes or tags, as train.class_weights and train.loss say;
+    `targets`: every training target (a label per row, a tag per word), counted for `auto` weights."""
+    from tailor.training.losses import class_loss, class_weights
+
+    gamma = cfg.train.focal_gamma if cfg.train.loss == "focal" else 0.0
+    return class_loss(class_weights(cfg.train.class_weights, labels, targets), gamma)
+
+
 def metric_named(task: Task, name: str) -> Metric:
     """The task's metric of that name; `loss` (the eval loss every run has) is lower-is-better."""
     if name == "loss":
@@ -206,9 +215,7 @@ class OneLabelPerInput:
         check_known_classes(examples, labels, cfg)
 
     def loss(self, cfg: Config, data: TaskData):
-        from tailor.training.losses import cross_entropy
-
-        return cross_entropy
+        return class_loss_for(cfg, data.labels, data.train.columns["label"])
 
     def training_metrics(self, cfg: Config, labels: list[str]):
         from tailor.evaluation.classification import training_metrics

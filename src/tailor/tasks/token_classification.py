@@ -135,9 +135,9 @@ class TokenClassification:
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
 
     def loss(self, cfg: Config, data: TaskData):
-        from tailor.training.losses import cross_entropy
+        from tailor.tasks.base import class_loss_for
 
-        return cross_entropy
+        return class_loss_for(cfg, data.labels, [tag for tags in data.train.columns["tags"] for tag in tags])
 
     def training_metrics(self, cfg: Config, labels: list[str]):
         """Entity F1 at each evaluation, from the predicted ids (the engine keeps argmax, not logits)."""

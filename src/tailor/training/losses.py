@@ -16,13 +16,58 @@ import torch.nn.functional as F
 from tailor.data.examples import IGNORE
 
 
-def cross_entropy(model, inputs: dict, num_items_in_batch=None):
-    """Cross-entropy over every target that is not IGNORE: one per row (classification) or one per
-    trained token (tagging), normalised by the targets of the whole accumulated global batch."""
-    labels = inputs["labels"]
-    outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
-    logits = outputs.logits
-    total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                            ignore_index=IGNORE, reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else (labels != IGNORE).sum()
-    return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1), outputs
+def class_loss(weights: list[float] | None = None, focal_gamma: float = 0.0):
+    """The loss over classes (or tags): cross-entropy over every target that is not IGNORE (one per
+    row for classification, one per trained token for tagging), each target weighted by its class's weight
+    (train.class_weights), times (1 - p)^gamma for focal loss (train.loss=focal; Lin et al. 2017).
+    Normalised by the count of targets, not the sum of their weights: every process and accumulation
+    step then weighs the same, and weights with a mean of 1 over the training targets (as `auto`'s
+    are) keep the loss on cross-entropy's scale."""
+
+    def loss(model, inputs: dict, num_items_in_batch=None):
+        labels = inputs["labels"]
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
+        total = target_losses(outputs.logits, labels, weights, focal_gamma).sum()
+        count = num_items_in_batch if num_items_in_batch is not None else (labels != IGNORE).sum()
+        return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1), outputs
+
+    return loss
+
+
+def target_losses(logits: torch.Tensor, labels: torch.Tensor, weights: list[float] | None = None,
+                  focal_gamma: float = 0.0) -> torch.Tensor:
+    """The loss of every target that is not IGNORE (flat), weighted and focused as class_loss says."""
+    logits, labels = logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1)
+    kept = labels != IGNORE
+    logits, labels = logits[kept], labels[kept]
+    log_p = F.log_softmax(logits, dim=-1).gather(1, labels[:, None])[:, 0]
+    losses = -log_p
+    if focal_gamma:
+        losses = losses * (1 - log_p.exp()).pow(focal_gamma)
+    if weights is not None:
+        losses = losses * torch.as_tensor(weights, dtype=losses.dtype, device=losses.device)[labels]
+    return losses
+
+
+def class_weights(setting, labels: list[str], targets: list[str]) -> list[float] | None:
+    """train.class_weights as one weight per label (in the order of the model's outputs), or None.
+    `targets`: every training target (a label per row, a tag per word), for `auto`: scikit-learn's
+    'balanced' weights, n / (classes x count), over the classes present (an absent one, such as an
+    I- tag no entity continues into, is never a target; it keeps 1)."""
+    from tailor.errors import ConfigError
+
+    if setting == "none":
+        return None
+    if setting == "auto":
+        import numpy as np
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = [label for label in labels if label in set(targets)]
+        balanced = compute_class_weight("balanced", classes=np.array(present), y=np.array(targets))
+        by_label = dict(zip(present, balanced.tolist()))
+        return [round(by_label.get(label, 1.0), 6) for label in labels]
+    unknown = sorted(set(setting) - set(labels))
+    if unknown:
+        raise ConfigError(f"train.class_weights names {', '.join(repr(u) for u in unknown)}, not a label of the "
+                          f"training data (its labels: {', '.join(labels)})")
+    return [float(setting.get(label, 1.0)) for label in labels]
