@@ -138,7 +138,7 @@ class TrainSection(Section):
     class_weights: Literal["none", "auto"] | dict[str, float] = Field(
         "none", description="weight of each class (tag) in the loss, for tasks that learn classes or tags: none; "
                             "auto = inverse frequency in the training data, n / (classes x count), as "
-                            "scikit-learn's 'balanced' (mean weight 1); or {label: weight}, every label named")
+                            "scikit-learn's 'balanced' (mean weight 1); or {label: weight} (labels not named keep 1)")
     loss: Literal["ce", "focal"] = Field("ce", description="for tasks that learn classes or tags: cross-entropy, or "
                                                          "focal loss (cross-entropy x (1 - p)^train.focal_gamma: "
                                                          "confident right answers count less)")
