@@ -114,9 +114,9 @@ def _config(og, folder: Path):
 def _source(model_dir: Path) -> dict:
     import onnxruntime_genai as og
 
-    files = sorted(model_dir.glob("*.safetensors"))
-    return {"weights": [[f.name, f.stat().st_size, int(f.stat().st_mtime)] for f in files],
-            "onnxruntime_genai": og.__version__}
+    from tailor.models.precision import weights_fingerprint
+
+    return {"weights": weights_fingerprint(model_dir), "onnxruntime_genai": og.__version__}
 
 
 def _save_merged(model, model_dir: Path, folder: Path) -> None:

@@ -63,6 +63,12 @@ def answering_folder(model_dir: Path) -> Path:
     return cache_root() / "answering" / hashlib.sha1(str(model_dir.resolve()).encode()).hexdigest()[:16]
 
 
+def weights_fingerprint(model_dir: Path) -> list:
+    """Name, size and modification time of each weights file: what is built or checked from a model
+    (the int8 graph, auto's record) is redone when these change."""
+    return [[f.name, f.stat().st_size, int(f.stat().st_mtime)] for f in sorted(model_dir.glob("*.safetensors"))]
+
+
 def _merged(model: nn.Module) -> nn.Module:
     from tailor.models.methods import merge_for_export
 

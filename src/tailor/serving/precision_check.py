@@ -19,7 +19,8 @@ from pathlib import Path
 from tailor.console import say, warn
 from tailor.errors import ConfigError, TailorError
 from tailor.io import atomic_write_json
-from tailor.models.precision import LOSSY, PRECISIONS, answering_folder, for_answers, native_bf16
+from tailor.models.precision import (LOSSY, PRECISIONS, answering_folder, for_answers, native_bf16,
+                                    weights_fingerprint)
 
 RECORD_FILE = "precision.json"
 CHECK_PROMPTS = 8  # held-out prompts a chat run's candidates answer
@@ -134,8 +135,7 @@ def _fingerprint(model_dir: Path) -> dict:
     """What the check's answer depends on: the weights, the machine's kind, torch."""
     import torch
 
-    weights = sorted(model_dir.glob("*.safetensors"))
-    return {"weights": [[w.name, w.stat().st_size, int(w.stat().st_mtime)] for w in weights],
+    return {"weights": weights_fingerprint(model_dir),
             "cpu": {"avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx": torch.cpu._is_amx_tile_supported()},
             "torch": torch.__version__}
 
