@@ -80,6 +80,12 @@ class DataSection(Section):
     encoding: str = Field("utf-8", description="text encoding of CSV/TSV/JSON files, e.g. latin-1")
     on_invalid: Literal["error", "skip"] = Field("error", description="a row with an empty text or label: stop "
                                                                       "with an error, or skip it and report how many")
+    sampling: Literal["none", "oversample", "undersample"] = Field(
+        "none", description="rebalance the training split only (evaluation and test data are never resampled), "
+                            "for tasks that learn classes or tags: oversample = repeat examples of the smaller "
+                            "classes until each has as many as the largest; undersample = keep as many of each "
+                            "class as the smallest has (a tagged sentence counts as its rarest entity type). "
+                            "Random, seeded by train.seed (imbalanced-learn); the counts are printed")
 
     @field_validator("eval")
     @classmethod
@@ -157,6 +163,26 @@ class EvalSection(Section):
     steps: int = Field(500, gt=0, description="evaluate (and checkpoint) every N steps when strategy=steps")
     batch_size: int | None = Field(None, gt=0, description="rows per evaluation/prediction batch; default per "
                                                            "task (128; 8 packed rows for chat)")
+    threshold: Literal["none", "tune"] | float = Field(
+        "none", description="two-class tasks: the decision threshold on eval.positive_label's probability. none = "
+                            "the larger probability wins (0.5); tune = the threshold that maximises eval.metric "
+                            "(macro F1 when that is loss or roc_auc) on the evaluation split; or a number in (0, 1). "
+                            "Folded into the saved model's output layer, so predict, serve and exports answer with "
+                            "it; scores on the evaluation split are then optimistic, data.test's are not")
+    positive_label: str | None = Field(None, description="the class eval.threshold is a threshold on; default: the "
+                                                         "less frequent class of the training data")
+    calibrate: Literal["none", "temperature"] = Field(
+        "none", description="temperature = divide the logits by one number fitted on the evaluation split (lowest "
+                            "log-loss; Guo et al. 2017), so the probabilities mean what they say; never changes "
+                            "which class wins. Folded into the saved model; expected calibration error before and "
+                            "after is reported on data.test when given, else on the evaluation split")
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value):
+        if isinstance(value, float) and not 0 < value < 1:
+            raise ValueError("a fixed threshold is a probability between 0 and 1, e.g. 0.3; or tune, or none")
+        return value
 
 
 class OutputSection(Section):

@@ -21,6 +21,12 @@ class TaskData:
     info: list[str] = field(default_factory=list)  # plain facts worth a line, e.g. the format detected
     extras: dict = field(default_factory=dict)  # task-specific inputs (see HasExtras)
     test: Examples | None = None  # data.test: scored once at the end, never used to pick a checkpoint
+    train_as_read: Examples | None = None  # the training split before data.sampling rebalanced it (None: not resampled)
+
+    @property
+    def train_unsampled(self) -> Examples:
+        """The training split as the user's data has it (class counts before any resampling)."""
+        return self.train_as_read if self.train_as_read is not None else self.train
 
 
 def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Examples:
@@ -55,8 +61,16 @@ def load_task_data(task, cfg: Config) -> TaskData:
     for examples in [evaluation] + ([test] if test else []):
         if labels:
             task.check_labels(examples, labels, cfg)
+    as_read = None
+    if cfg.data.sampling != "none":  # after the split: held-out rows are never copies of training rows
+        from tailor.data.sampling import balance_keys, resample
+
+        as_read = train
+        train, sampling_note = resample(train, cfg.data.sampling, balance_keys(task.targets, train), cfg.train.seed)
+        notes.append(sampling_note)
     extras = task.read_extras(cfg) if isinstance(task, HasExtras) else {}
-    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=extras, test=test)
+    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=extras, test=test,
+                    train_as_read=as_read)
 
 
 def _messages(examples: Examples) -> list[str]:

@@ -38,6 +38,10 @@ def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels:
     auc = _roc_auc(truth, probabilities, ids)
     if auc is not None:
         result["roc_auc"] = auc
+    from tailor.evaluation.calibration import calibration_bins
+
+    calibration = calibration_bins(truth, probabilities)  # how far the top probability can be trusted
+    result["ece"], result["calibration"] = calibration["ece"], calibration["bins"]
     result["examples"] = int(len(truth))
     return result
 
@@ -55,15 +59,17 @@ def _roc_auc(truth: np.ndarray, probabilities: np.ndarray, ids: list[int]) -> fl
     return float(skm.roc_auc_score(truth, probabilities, multi_class="ovr", average="macro", labels=ids))
 
 
-def class_probabilities(model, encoded, collate, batch_size: int) -> np.ndarray:
-    """Class probabilities in input order (rows x classes: small, whatever the data size)."""
+def class_probabilities(model, encoded, collate, batch_size: int, *, log: bool = False) -> np.ndarray:
+    """Class probabilities in input order (rows x classes: small, whatever the data size); `log`:
+    log-probabilities instead, exact where a probability would round to 0 (for fitting a temperature)."""
     import torch
 
     from tailor.training.inference import forward_batches
 
+    normalise = torch.log_softmax if log else torch.softmax
     result = np.zeros((len(encoded.lengths), model.config.num_labels), dtype=np.float32)
     for rows, _, outputs in forward_batches(model, encoded, collate, batch_size):
-        result[rows] = torch.softmax(outputs.logits.float(), -1).cpu().numpy()
+        result[rows] = normalise(outputs.logits.float(), -1).cpu().numpy()
     return result
 
 

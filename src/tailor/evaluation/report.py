@@ -80,7 +80,44 @@ def class_sections(metrics: dict) -> list[tuple[str, str]]:
     """What a classifier's report shows beyond the shared sections: where it confuses which classes."""
     evaluation = metrics["eval"]
     return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
-            ("Per class", per_label_table(evaluation.get("per_class")))]
+            ("Per class", per_label_table(evaluation.get("per_class"))),
+            ("Calibration", _calibration_section(metrics))]
+
+
+def _calibration_section(metrics: dict) -> str:
+    """The reliability diagram (data.test's when there is one: the rows nothing was fitted on) and
+    what eval.threshold / eval.calibrate changed."""
+    split = "test" if "calibration" in metrics.get("test", {}) else "eval"
+    scores = metrics[split]
+    if "calibration" not in scores:
+        return ""
+    where = "data.test" if split == "test" else "the evaluation data"
+    text = (f"<p>Expected calibration error on {where}: <b>{scores['ece']:.4f}</b> (the gap between how sure the "
+            "model says it is and how often it is right, weighted by rows).</p>")
+    from tailor.training.decision import decision_lines
+
+    if metrics.get("decision"):
+        text += "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in decision_lines(metrics["decision"])) + "</ul>"
+    return text + figure("", _reliability_png(scores["calibration"], where))
+
+
+def _reliability_png(bins: list[dict], where: str) -> str | None:
+    if not bins:
+        return None
+    fig, axis = plt.subplots(figsize=(4.6, 4.2))
+    axis.plot([0, 1], [0, 1], ":", color="#999999", label="perfectly calibrated")
+    axis.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color="#4477aa",
+              label="this model")
+    for b in bins:
+        axis.annotate(str(b["rows"]), (b["confidence"], b["accuracy"]), fontsize=7, xytext=(3, -9),
+                      textcoords="offset points")
+    axis.set_xlabel("confidence (top class probability)")
+    axis.set_ylabel("accuracy")
+    axis.set_title(f"reliability on {where} (rows per bin)", fontsize=9)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.02)
+    axis.legend(loc="upper left", fontsize=8)
+    return png(fig)
 
 
 def samples_table(samples: list[dict] | None) -> str:

@@ -63,13 +63,20 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
 
 
 def _check_class_keys(cfg: "Config", task: "Task") -> None:
-    """train.class_weights and train.loss shape a loss over classes or tags: a task that learns
-    something else (chat: text) refuses them rather than ignoring them."""
+    """Keys that shape learning or deciding over classes are refused, not ignored, by a task that does
+    not have them: the loss and sampling keys need classes or tags (chat learns text); a threshold and
+    a temperature act on one answer per input (text and image classification)."""
     from tailor.errors import ConfigError
     from tailor.tasks.base import HasLabels
 
-    given = [f"train.{key}" for key, default in (("class_weights", "none"), ("loss", "ce"))
-             if getattr(cfg.train, key) != default]
+    changed = lambda section, key, default: getattr(getattr(cfg, section), key) != default  # noqa: E731
+    given = [f"{section}.{key}" for section, key, default in
+             (("train", "class_weights", "none"), ("train", "loss", "ce"), ("data", "sampling", "none"))
+             if changed(section, key, default)]
     if given and not isinstance(task, HasLabels):
         raise ConfigError(f"{' and '.join(given)}: for tasks that learn classes or tags (text, token and image "
+                          f"classification); task {task.name} learns {task.targets}")
+    given = [f"eval.{key}" for key in ("threshold", "calibrate") if changed("eval", key, "none")]
+    if given and task.targets != "classes":
+        raise ConfigError(f"{' and '.join(given)}: for tasks that answer one class per input (text and image "
                           f"classification); task {task.name} learns {task.targets}")

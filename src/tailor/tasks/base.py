@@ -249,9 +249,10 @@ class OneLabelPerInput:
         truth = np.array([label2id[label] for label in examples.columns["label"]])
         return truth, self.probabilities(model, processor, examples, cfg, batch_size), labels
 
-    def probabilities(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
-        """Class probabilities in input order (rows x classes: small, whatever the data size)."""
+    def probabilities(self, model, processor, examples: Examples, cfg: Config, batch_size: int, *, log: bool = False):
+        """Class probabilities in input order (rows x classes: small, whatever the data size); `log`:
+        log-probabilities."""
         from tailor.evaluation.classification import class_probabilities
 
         encoded = self.encode(examples, processor, cfg, labels=None)
-        return class_probabilities(model, encoded, self.collator(processor, cfg), batch_size)
+        return class_probabilities(model, encoded, self.collator(processor, cfg), batch_size, log=log)

@@ -18,5 +18,6 @@ def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
     if not isinstance(task, HasDataCheck):
         raise ConfigError(f"task {task.name} has no data check yet; `tailor train` still validates its data")
     cfg.data.on_invalid = "skip"  # count bad rows instead of stopping at the first one
+    cfg.data.sampling = "none"  # the data as it is, which is what the check describes
     processor = load_processor(task, model_source(cfg), cfg)
     return task.check(load_task_data(task, cfg), processor, cfg)

@@ -15,6 +15,7 @@ from tailor.console import say, warn
 from tailor.distributed import barrier, is_main_process, world_size
 from tailor.io import atomic_write_json, atomic_write_text
 from tailor.runs import RunDir
+from tailor.training.decision import check_decision_settings, decision_lines, fit_decision, wants_decision
 from tailor.verbs.common import load_processor, model_source, resolved
 
 
@@ -36,6 +37,7 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     run = RunDir(Path(cfg.output.dir))
     run.check_can_start(resume=resume, overwrite=overwrite)
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
+    check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
     train_set = task.encode(data.train, processor, cfg, data.labels, training=True)
@@ -59,8 +61,16 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     result.release_trainer()
     if not is_main_process():
         return RunResult(run.dir, {})
+    decision = None
+    if wants_decision(cfg):
+        say("fitting the decision threshold / temperature on the evaluation split ...")
+        decision = fit_decision(task, processor, data, cfg, run.model)
     say("evaluating the saved model and the baselines ...")
     metrics = _final_metrics(task, processor, data, cfg, source, run, result, trainable, notes, train_set)
+    if decision:
+        metrics["decision"] = decision
+        for line in decision_lines(decision):
+            say(line)
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
 
