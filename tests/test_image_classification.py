@@ -90,7 +90,7 @@ def test_the_report_shows_the_most_confident_mistakes(image_config, tmp_path):
     assert mistakes[0]["image"].startswith(str(tmp_path / "held-out")) and mistakes[0]["where"].endswith(".png")
     page = (result.dir / "report.html").read_text()
     assert "Misclassified evaluation images" in page
-    assert page.count("data:image/png;base64,") == 3  # curves, confusion matrix, the grid of mistakes
+    assert page.count("data:image/png;base64,") == 4  # curves, confusion matrix, reliability, the grid of mistakes
 
 
 def _pixels(dataset, row: int) -> torch.Tensor:

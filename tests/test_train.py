@@ -46,7 +46,8 @@ def test_cli_train_writes_the_run_folder_and_the_model_reloads(make_config, cli,
     losses = [h["loss"] for h in history if "loss" in h]
     assert sum(losses[-5:]) < 0.7 * sum(losses[:5])
     report = (run / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 2 and "Per class" in report and "http" not in report
+    assert report.count("data:image/png;base64,") == 3 and "Per class" in report and "http" not in report
+    assert "Expected calibration error on the evaluation data" in report
     card = (run / "model" / "README.md").read_text()
     assert "text-classification" in card and "| accuracy |" in card
 

@@ -270,6 +270,12 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
     typer.echo(f"\n{'':40}" + "".join(f"{name:>12}" for name in names))
     for label, values in rows:
         typer.echo(f"{label[:40]:40}" + "".join(f"{values.get(name, float('nan')):12.4f}" for name in names))
+        intervals = values.get("ci95") or {}
+        if any(name in intervals for name in names):
+            typer.echo(f"{'  95% interval (bootstrap)':40}" + "".join(
+                f"{'%.3f-%.3f' % tuple(intervals[name]) if name in intervals else '':>12}" for name in names))
+    for warning in metrics.get("warnings", []):
+        typer.echo(f"\nWARNING: {warning}")
     for sample in metrics.get("samples", [])[:3]:
         typer.echo(f"\n> {sample['prompt']}\n  before: {_one_line(sample['base'])}\n  after:  {_one_line(sample['tuned'])}")
     typer.echo(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.html'})")

@@ -131,9 +131,19 @@ class TrainSection(Section):
     seed: int = 42
     early_stopping_patience: int | None = Field(2, ge=1, description="evaluations without improvement before "
                                                                       "stopping; null turns it off")
-    optimizer: Literal["adamw_torch_fused", "adamw_torch", "adafactor", "sgd"] = Field(
+    optimizer: Literal["adamw_torch_fused", "adamw_torch", "adafactor", "sgd", "rmsprop"] = Field(
         "adamw_torch_fused", description="AdamW in one fused kernel per step (torch >= 2.4, CPU and GPU): same "
-                                         "update, about 25% faster steps at batch 8 on a 2-core CPU")
+                                         "update, about 25% faster steps at batch 8 on a 2-core CPU; or AdamW "
+                                         "unfused, Adafactor, SGD (with train.momentum), RMSprop")
+    momentum: float | None = Field(None, ge=0, lt=1, description="momentum of optimizer sgd (default 0.9) or rmsprop "
+                                                                "(default 0)")
+    layer_lr_decay: float | None = Field(None, gt=0, le=1, description="layer-wise learning-rate decay: the head "
+                                                                      "trains at train.lr, the top layer at lr x "
+                                                                      "this, each layer below at this times the "
+                                                                      "one above, the embeddings lowest (e.g. 0.8; "
+                                                                      "unset: one rate for all)")
+    l1: float = Field(0.0, ge=0, description="L1 penalty beside weight decay: this x the sum of absolute values of "
+                                             "the trained weight matrices is added to the loss (sparser weights)")
     freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
                                                       "words absent from your data keep their pretrained meaning, "
                                                       "and steps are faster (no update of the largest matrix); "

@@ -19,8 +19,10 @@ def summary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float
             "precision_macro": float(precision), "recall_macro": float(recall)}
 
 
-def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels: list[str]) -> dict:
-    """Full metrics for the final report: macro scores, per-class P/R/F1, confusion matrix, ROC AUC."""
+def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels: list[str], *,
+                           intervals: bool = True) -> dict:
+    """Full metrics for the final report: macro scores, per-class P/R/F1, confusion matrix, ROC AUC,
+    calibration, and (`intervals`) bootstrap 95 % intervals of macro F1 and accuracy."""
     from sklearn import metrics as skm
 
     predicted = probabilities.argmax(-1)
@@ -42,6 +44,12 @@ def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels:
 
     calibration = calibration_bins(truth, probabilities)  # how far the top probability can be trusted
     result["ece"], result["calibration"] = calibration["ece"], calibration["bins"]
+    if intervals:
+        from tailor.evaluation.honesty import bootstrap_interval
+
+        macro_f1 = lambda t, p: skm.f1_score(t, p, average="macro", zero_division=0)  # noqa: E731
+        result["ci95"] = {"f1_macro": bootstrap_interval(truth, predicted, macro_f1),
+                          "accuracy": bootstrap_interval(truth, predicted, skm.accuracy_score)}
     result["examples"] = int(len(truth))
     return result
 
@@ -98,49 +106,82 @@ def training_metrics():
     return compute
 
 
-def majority_baseline(train_labels: list[str], eval_labels: list[str], labels: list[str]) -> dict:
-    """Always answer the most frequent training label: the floor any model must clear."""
+def majority_baseline(train_labels: list[str], labels: list[str]):
+    """Always answer the most frequent training label: the floor any model must clear.
+    Returns (description, probabilities of a list of examples)."""
     majority = Counter(train_labels).most_common(1)[0][0]
-    label2id = {label: i for i, label in enumerate(labels)}
-    probabilities = np.zeros((len(eval_labels), len(labels)))
-    probabilities[:, label2id[majority]] = 1.0
-    truth = np.array([label2id[label] for label in eval_labels])
-    return {"method": f"majority class ('{majority}')", **classification_metrics(truth, probabilities, labels)}
+    column = labels.index(majority)
+
+    def probabilities(examples) -> np.ndarray:
+        result = np.zeros((len(examples), len(labels)))
+        result[:, column] = 1.0
+        return result
+
+    return f"majority class ('{majority}')", probabilities
 
 
-def tfidf_baseline(train_texts: list[str], train_labels: list[str], eval_texts: list[str],
-                   eval_labels: list[str], labels: list[str], seed: int) -> dict:
-    """TF-IDF word 1-2-grams + char 2-5-grams with logistic regression: the classical bar."""
+def tfidf_baseline(train, labels: list[str], seed: int):
+    """TF-IDF word 1-2-grams + char 2-5-grams with logistic regression, fitted on the training texts:
+    the classical bar. Returns (description, probabilities of a list of examples)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
 
-    min_df = 2 if len(train_texts) >= 1000 else 1  # rare n-grams are noise, unless the data is tiny
+    texts = _joined(train)
+    min_df = 2 if len(texts) >= 1000 else 1  # rare n-grams are noise, unless the data is tiny
     features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df),
                           TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df))
     pipeline = make_pipeline(features, LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
     label2id = {label: i for i, label in enumerate(labels)}
-    pipeline.fit(train_texts, [label2id[label] for label in train_labels])
-    probabilities = np.zeros((len(eval_texts), len(labels)))
-    probabilities[:, pipeline.classes_] = pipeline.predict_proba(eval_texts)
-    truth = np.array([label2id[label] for label in eval_labels])
-    return {"method": "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression",
-            **classification_metrics(truth, probabilities, labels)}
+    pipeline.fit(texts, [label2id[label] for label in train.columns["label"]])
+
+    def probabilities(examples) -> np.ndarray:
+        result = np.zeros((len(examples), len(labels)))
+        result[:, pipeline.classes_] = pipeline.predict_proba(_joined(examples))
+        return result
+
+    return "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression", probabilities
 
 
-def classical_baselines(data, *, tfidf: bool, seed: int) -> dict:
+def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> dict:
     """metrics.json's `baseline` (majority class) and, unless turned off, `classical_baseline`
-    (TF-IDF + logistic regression), both on the same evaluation data as the fine-tuned model."""
+    (TF-IDF + logistic regression, on texts), on the same evaluation data as the fine-tuned model and,
+    under `test`, on data.test. `tuned_answers(examples)`: the fine-tuned model's class ids, for a
+    paired test against each baseline on the rows the run is judged on (data.test, else eval)."""
     import time
 
-    train_labels, eval_labels = data.train.columns["label"], data.eval.columns["label"]
-    result = {"baseline": majority_baseline(train_labels, eval_labels, data.labels)}
+    from tailor.evaluation.honesty import paired_test
+
+    train_labels = data.train_unsampled.columns["label"]
+    makers = {"baseline": lambda: majority_baseline(train_labels, data.labels)}
     if tfidf:
+        makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed)
+    judged = data.test if data.test is not None else data.eval
+    tuned = tuned_answers(judged) if tuned_answers else None
+    result = {}
+    for name, make in makers.items():
         started = time.perf_counter()
-        result["classical_baseline"] = tfidf_baseline(_joined(data.train), train_labels, _joined(data.eval),
-                                                      eval_labels, data.labels, seed)
-        result["classical_baseline"]["runtime_s"] = round(time.perf_counter() - started, 1)
+        method, probabilities = make()
+        scores = {"method": method, **_scored(data.eval, probabilities, data.labels)}
+        if data.test is not None:
+            scores["test"] = _scored(data.test, probabilities, data.labels)
+        if tuned is not None:
+            truth = _class_ids(judged, data.labels)
+            scores["paired_test"] = {"data": "test" if data.test is not None else "eval",
+                                     **paired_test(truth, tuned, probabilities(judged).argmax(-1))}
+        if name != "baseline":
+            scores["runtime_s"] = round(time.perf_counter() - started, 1)
+        result[name] = scores
     return result
+
+
+def _class_ids(examples, labels: list[str]) -> np.ndarray:
+    label2id = {label: i for i, label in enumerate(labels)}
+    return np.array([label2id[label] for label in examples.columns["label"]])
+
+
+def _scored(examples, probabilities, labels: list[str]) -> dict:
+    return classification_metrics(_class_ids(examples, labels), probabilities(examples), labels, intervals=False)
 
 
 def _joined(examples) -> list[str]:

@@ -25,6 +25,7 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
     own = task.report_sections(metrics) if isinstance(task, HasReportSections) else []
     sections = [
         _header(metrics),
+        _warnings(metrics),
         _comparison_table(metrics, names),
         figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]))),
         *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
@@ -42,6 +43,12 @@ def _header(metrics: dict) -> str:
             f"({metrics['eval'].get('examples', '?')} examples)</p>")
 
 
+def _warnings(metrics: dict) -> str:
+    """What would make a careful reader distrust the numbers below, first."""
+    warnings = metrics.get("warnings") or []
+    return "".join(f"<p class='warning'>&#9888; {html.escape(w)}</p>" for w in warnings)
+
+
 def figure(title: str, png: str | None) -> str:
     """An embedded PNG, under a heading when `title` is given."""
     if not png:
@@ -51,15 +58,32 @@ def figure(title: str, png: str | None) -> str:
 
 
 def _comparison_table(metrics: dict, headline: list[str]) -> str:
-    rows = [("fine-tuned (this run)", metrics["eval"])]
-    rows += [(m.get("method", name), m) for name, m in metrics.items() if name.endswith("baseline") and isinstance(m, dict)]
+    baselines = [(m.get("method", name), m) for name, m in metrics.items()
+                 if name.endswith("baseline") and isinstance(m, dict)]
+    rows = [("fine-tuned (this run)", metrics["eval"]), *baselines]
     if "test" in metrics:
-        rows.append(("fine-tuned, on data.test", metrics["test"]))
+        rows += [("fine-tuned, on data.test", metrics["test"])]
+        rows += [(f"{method}, on data.test", m["test"]) for method, m in baselines if "test" in m]
     names = [k for k in headline if k in metrics["eval"]]
     head = "".join(f"<th>{k}</th>" for k in names)
     body = "".join("<tr><td>{}</td>{}</tr>".format(html.escape(label), "".join(
-        f"<td>{m[k]:.4f}</td>" if isinstance(m.get(k), float) else "<td>-</td>" for k in names)) for label, m in rows)
-    return f"<h2>Results</h2><table><tr><th>model</th>{head}</tr>{body}</table>"
+        _score_cell(m, k) for k in names)) for label, m in rows)
+    paired = [f"{html.escape(method)}: {t['only_tuned_right']} rows only the fine-tuned model got right, "
+              f"{t['only_baseline_right']} only this baseline (McNemar p = {t['p_value']:.3g}, on {t['data']})"
+              for method, m in baselines if (t := m.get("paired_test"))]
+    tests = ("<p>Paired test on the same rows:</p><ul>" + "".join(f"<li>{p}</li>" for p in paired) + "</ul>"
+             if paired else "")
+    return f"<h2>Results</h2><table><tr><th>model</th>{head}</tr>{body}</table>{tests}"
+
+
+def _score_cell(scores: dict, name: str) -> str:
+    """A score, with its bootstrap 95 % interval where there is one."""
+    value = scores.get(name)
+    if not isinstance(value, float):
+        return "<td>-</td>"
+    interval = (scores.get("ci95") or {}).get(name)
+    shown = f" <small>({interval[0]:.3f}-{interval[1]:.3f})</small>" if interval else ""
+    return f"<td>{value:.4f}{shown}</td>"
 
 
 def per_label_table(scores: dict | None, what: str = "label") -> str:
@@ -250,4 +274,4 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}
 pre{background:#f7f7f7;padding:1em;overflow:auto}td.text{text-align:left;vertical-align:top;white-space:pre-wrap;
-max-width:300px}"""
+max-width:300px}p.warning{background:#fff3cd;border:1px solid #e0b000;padding:.6em 1em}"""

@@ -238,6 +238,17 @@ class OneLabelPerInput:
 
         return class_answers(self.probabilities(model, processor, examples, cfg, batch_size), model_labels(model))
 
+    def baselines(self, model, processor, data: TaskData, cfg: Config, base_location: str) -> dict:
+        """The majority class and, where the task has one and it is on, a classical model (TF-IDF +
+        logistic regression on texts): the bars to clear, each with a paired test against this model."""
+        from tailor.evaluation.classification import classical_baselines
+
+        def answers(examples):
+            return self.probabilities(model, processor, examples, cfg, cfg.eval.batch_size).argmax(-1)
+
+        tfidf = bool(getattr(cfg.options, "classical_baseline", False))
+        return classical_baselines(data, tfidf=tfidf, seed=cfg.train.seed, tuned_answers=answers)
+
     def scored(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
         """(true class ids, probabilities, class names) of labelled examples."""
         import numpy as np

@@ -165,12 +165,6 @@ class ImageClassification(OneLabelPerInput):
 
         return collate_images
 
-    def baselines(self, model, processor, data: TaskData, cfg: Config, base_location: str) -> dict:
-        """Always answering the most frequent training class: the floor to clear."""
-        from tailor.evaluation.classification import majority_baseline
-
-        return {"baseline": majority_baseline(data.train.columns["label"], data.eval.columns["label"], data.labels)}
-
     def check(self, data: TaskData, processor, cfg: Config) -> dict:
         from tailor.data.image_check import image_report
         from tailor.data.image_transforms import processor_image_size

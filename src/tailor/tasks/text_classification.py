@@ -96,12 +96,6 @@ class TextClassification(OneLabelPerInput):
 
         return DataCollatorWithPadding(tokenizer)
 
-    def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
-        """The majority class and (optionally) TF-IDF + logistic regression: the bars to clear."""
-        from tailor.evaluation.classification import classical_baselines
-
-        return classical_baselines(data, tfidf=cfg.options.classical_baseline, seed=cfg.train.seed)
-
     def check(self, data: TaskData, tokenizer, cfg: Config) -> dict:
         from tailor.data.check import text_report
 

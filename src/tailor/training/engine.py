@@ -29,6 +29,7 @@ from tailor.io import atomic_write_text
 from tailor.runs import save_folder_atomically
 from tailor.training.batching import Batching, TokenBudgetBatchSampler, batching_for
 from tailor.training.inference import length_order
+from tailor.training.optimizers import l1_penalty, layerwise_groups, optim_args
 
 COMPLETE_MARKER = "tailor-complete"
 transformers_logging.disable_progress_bar()  # per-save "Writing model shards" bars; ours shows the run
@@ -80,6 +81,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
                                     preprocess_logits_for_metrics=predicted_ids if compute_metrics else None,
                                     processing_class=processor, callbacks=callbacks)
     trainer.use_task_loss(task.loss(cfg, data))
+    trainer.layer_lr_decay, trainer.l1 = cfg.train.layer_lr_decay, cfg.train.l1
     trainer.train_lengths = train_set.lengths
     trainer.batching = batching
     # Our bar replaces the stock one, which prints every log as a raw dict.
@@ -149,6 +151,7 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         num_train_epochs=t.epochs,
         max_steps=t.max_steps or -1,
         optim=t.optimizer,
+        optim_args=optim_args(cfg),
         seed=t.seed,
         data_seed=t.seed,
         bf16=precision == "bf16",
@@ -270,6 +273,19 @@ class CheckpointSafeTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
     task_loss = None  # a task's own loss: (model, inputs, num_items_in_batch) -> (loss, outputs or None)
+    layer_lr_decay: float | None = None  # train.layer_lr_decay
+    l1: float = 0.0  # train.l1
+
+    def create_optimizer(self, model=None):
+        """transformers' optimizer, with one group per layer's learning rate under train.layer_lr_decay."""
+        if self.layer_lr_decay is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        groups = layerwise_groups(opt_model, self.args.learning_rate, self.layer_lr_decay, self.args.weight_decay,
+                                  set(self.get_decay_parameter_names(opt_model)))
+        self.optimizer = optimizer_cls(groups, **kwargs)
+        return self.optimizer
     train_lengths: list[int] | None = None  # each training row's length, from the task's encoding
     batching: "Batching | None" = None
 
@@ -329,7 +345,20 @@ class CheckpointSafeTrainer(Trainer):
             # num_items_in_batch counts every process's items, and DDP averages gradients over the
             # processes: scaled back as transformers does for a model's own loss.
             loss = loss * self.accelerator.num_processes
+        if self.l1 and model.training:
+            loss = loss + self._l1_term(model)
         return (loss, outputs if outputs is not None else {"loss": loss}) if return_outputs else loss
+
+    _decayed: set[str] | None = None
+
+    def _l1_term(self, model):
+        """train.l1's penalty for this micro-step: the trainer does not divide a task loss by the
+        accumulation steps, so it is divided here (once per optimizer step in all); added after the
+        scaling by the number of processes, because every process adds the same penalty and DDP
+        averages their gradients."""
+        if self._decayed is None:
+            self._decayed = set(self.get_decay_parameter_names(model))
+        return self.l1 * l1_penalty(model, self._decayed) / self.args.gradient_accumulation_steps
 
     def _row_weight(self, num_items_in_batch):
         """A task loss divides by the step's targets. With one target per row and token-budget

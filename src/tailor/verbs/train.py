@@ -71,6 +71,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
         metrics["decision"] = decision
         for line in decision_lines(decision):
             say(line)
+    from tailor.evaluation.honesty import honesty_warnings, split_overlaps
+
+    # What would make a careful reader distrust the numbers (the CLI prints them under its table).
+    metrics["warnings"] = honesty_warnings(metrics, split_overlaps(data))
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
 
