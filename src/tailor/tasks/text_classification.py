@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field as Option
 
-from tailor.config import Config, TaskOptions
+from tailor.config import Config, Section, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
 from tailor.models.catalog import DEFAULT_LR_ROWS
 from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput
 
 
+class TextAugmentOptions(Section):
+    """EDA-style copies of the training texts (Wei & Zou 2019); evaluation and test texts are never changed."""
+
+    copies: int = Option(0, ge=0, description="changed copies of each training text added to the training split "
+                                             "(0: no augmentation); each copy gets one operation drawn from ops")
+    rate: float = Option(0.1, gt=0, le=0.5, description="share of a text's words an operation touches (at least one)")
+    ops: list[Literal["delete", "swap", "chars", "synonym"]] = Option(
+        ["delete", "swap", "chars"], min_length=1, description="delete = drop words, swap = swap words, chars = "
+                                                               "mistype characters, synonym = replace words by "
+                                                               "synonyms (from augment.synonyms)")
+    synonyms: Literal["wordnet", "embeddings"] = Option(
+        "wordnet", description="where synonyms come from: wordnet = Debian's wordnet-base files (read by nltk; "
+                               "senses, never antonyms); embeddings = nearest words in the model's own input "
+                               "embeddings (no files, but antonyms are near: not for polarity labels)")
+    wordnet_dir: Path | None = Option(None, description="folder of the WordNet database (default /usr/share/wordnet)")
+
+
 class TextClassificationOptions(TaskOptions):
     classical_baseline: bool = Option(True, description="also fit TF-IDF + logistic regression, the bar a "
                                                         "fine-tuned model has to clear")
+    augment: TextAugmentOptions = Option(default_factory=TextAugmentOptions,
+                                         description="augmentation of the training texts (off unless copies > 0)")
 
 
 class TextClassification(OneLabelPerInput):
@@ -83,12 +102,14 @@ class TextClassification(OneLabelPerInput):
 
         from tailor.data.tokenize import tokenize_truncating
 
-        encoded, truncated = tokenize_truncating(tokenizer, examples.columns["text"],
-                                                 examples.get("text_pair"), cfg.data.max_length)
+        texts, pairs, targets = examples.columns["text"], examples.get("text_pair"), examples.get("label")
+        if training and cfg.options.augment.copies:
+            texts, pairs, targets = _with_augmented_copies(texts, pairs, targets, tokenizer, cfg)
+        encoded, truncated = tokenize_truncating(tokenizer, texts, pairs, cfg.data.max_length)
         columns = dict(encoded)
-        if labels is not None and "label" in examples.columns:
+        if labels is not None and targets is not None:
             label2id = {label: i for i, label in enumerate(labels)}
-            columns["labels"] = [label2id[label] for label in examples.columns["label"]]
+            columns["labels"] = [label2id[label] for label in targets]
         return Encoded(Dataset.from_dict(columns), [len(ids) for ids in encoded["input_ids"]], truncated)
 
     def collator(self, tokenizer, cfg: Config):
@@ -110,3 +131,30 @@ class TextClassification(OneLabelPerInput):
         from transformers import AutoModelForSequenceClassification
 
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
+
+
+def _with_augmented_copies(texts, pairs, targets, tokenizer, cfg: Config):
+    """The training texts followed by text_classification.augment.copies changed copies of them (pairs
+    changed alike, labels repeated)."""
+    from tailor.console import say
+    from tailor.data.text_augment import augmented_copies, embedding_synonyms, wordnet_synonyms, words_of
+
+    options = cfg.options.augment
+    synonyms = None
+    if "synonym" in options.ops:
+        if options.synonyms == "wordnet":
+            synonyms = wordnet_synonyms(options.wordnet_dir)
+        else:
+            from tailor.models.loading import input_embeddings
+            from tailor.verbs.common import model_source
+
+            everything = texts + (pairs or [])
+            synonyms = embedding_synonyms(tokenizer, input_embeddings(model_source(cfg).location), words_of(everything))
+    copies = augmented_copies(texts, options, cfg.train.seed, synonyms)
+    pair_copies = augmented_copies(pairs, options, cfg.train.seed + 1, synonyms) if pairs else None
+    say(f"augmentation: {options.copies} changed cop{'y' if options.copies == 1 else 'ies'} of each of "
+        f"{len(texts):,} training texts added ({', '.join(options.ops)}; rate {options.rate:g}); evaluation data as it is")
+    all_texts = texts + [t for copy in copies for t in copy]
+    all_pairs = pairs + [t for copy in pair_copies for t in copy] if pairs else None
+    all_targets = targets * (options.copies + 1) if targets is not None else None
+    return all_texts, all_pairs, all_targets
