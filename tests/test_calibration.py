@@ -84,3 +84,40 @@ def test_a_decision_folded_into_the_output_layer_gives_the_adjusted_probabilitie
     assert output_layer(model) is model.classifier
     assert all(torch.equal(p, frozen[name]) for name, p in model.named_parameters() if name in frozen)
     assert math.isclose(shift[1], -math.log(0.8 / 0.2))
+
+
+def test_mc_dropout_answers_with_mean_probabilities_and_their_spread(make_config, tmp_path, cli, tiny_bert):
+    import json
+    import shutil
+
+    path = make_config(train={"epochs": 1})
+    assert cli("train", path)[0] == 0
+    code, _, err = cli("predict", tmp_path / "runs/config", "--text", "x", "--uncertainty", "mc-dropout")
+    assert code == 2 and err.strip() == ("error: --uncertainty mc-dropout: this model has no dropout layers with a "
+                                         "rate above 0, so every sample would give the same answer")
+    # The same tiny model as BERT ships it, with dropout 0.1 in its config (training runs without: model.dropout 0)
+    with_dropout = shutil.copytree(tiny_bert, tmp_path / "tiny-bert-dropout")
+    config = json.loads((with_dropout / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    (with_dropout / "config.json").write_text(json.dumps(config))
+    path = make_config(model=str(with_dropout), train={"epochs": 2})
+    assert cli("train", path, "--overwrite")[0] == 0
+    code, out, err = cli("predict", tmp_path / "runs/config", "--text", "the movie was awful", "--text",
+                         "our trip was lovely", "--uncertainty", "mc-dropout", "--samples", "8")
+    assert code == 0, err
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert "model's own dropout rate 0.1 (from its config)" in err
+    for answer in answers:
+        assert answer["uncertainty"] == {"method": "mc-dropout", "samples": 8, "dropout": [0.1]}
+        assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+        assert all(s > 0 for s in answer["spread"].values())  # the samples differ: dropout was on
+    again = [json.loads(line) for line in cli("predict", tmp_path / "runs/config", "--text", "the movie was awful",
+                                              "--text", "our trip was lovely", "--uncertainty", "mc-dropout",
+                                              "--samples", "8")[1].splitlines()]
+    assert again == answers  # seeded
+    plain = [json.loads(line) for line in cli("predict", tmp_path / "runs/config", "--text", "the movie was awful")[1]
+             .splitlines()]
+    assert "spread" not in plain[0]  # and the model answers deterministically again without the flag
+    code, out, err = cli("predict", tmp_path / "runs/config", "--text", "x", "--uncertainty", "ensemble")
+    assert code == 2 and "error: --uncertainty ensemble: the method is mc-dropout" in err

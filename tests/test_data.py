@@ -64,7 +64,7 @@ def test_data_check_summarises_and_warns(make_config, tmp_path, cli):
     code, out, err = cli("data", "check", make_config(), "data.max_length=6")
     assert code == 0, err
     assert "rows: train 262  eval 11" in out
-    assert "imbalanced labels: 'positive' has 231 examples, 'negative' only 31" in out
+    assert "imbalanced classes: 'positive' has 231 examples, 'negative' only 31 (7:1)" in out
     assert "1 texts appear with different labels" in out
     assert "1 evaluation texts also appear in training" in out
     assert "longer than data.max_length=6 tokens" in out

@@ -449,7 +449,7 @@ def test_image_report_warns_of_imbalance_and_skipped_images(tmp_path):
     data = TaskData(train=train, eval=train.subset([0, 8]), labels=["cat", "dog"], eval_source="file")
     report = image_report(data, cfg())
     assert report["warnings"][:2] == [
-        "imbalanced classes: 'cat' has 7 images, 'dog' only 2; judge the model by f1_macro rather than accuracy",
+        "imbalanced classes: 'cat' has 7 images, 'dog' only 2 (4:1); judge the model by f1_macro rather than accuracy",
         "train: 1 image cannot be used (1 with unreadable image); training stops at the first unless "
         "data.on_invalid=skip, which skips them"]
     assert "train: skipped for unreadable image: dog/broken.jpg" in report["warnings"]

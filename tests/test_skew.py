@@ -133,3 +133,14 @@ def test_decision_keys_are_refused_by_tasks_without_one_class_per_input():
     with pytest.raises(ConfigError) as refused:
         load_config(None, base={"task": "text-classification", "data": {"train": "x.csv"}, "eval": {"threshold": 1.5}})
     assert "a fixed threshold is a probability between 0 and 1" in str(refused.value)
+
+
+def test_data_check_recommends_the_measured_settings_for_a_heavy_skew(make_config, tmp_path, cli):
+    write_csv(tmp_path / "train.csv", _skewed_rows(150, 10, seed=1))
+    code, out, err = cli("data", "check", make_config(data={"sampling": "oversample"}))
+    assert code == 0, err
+    assert "imbalanced classes: 'positive' has 150 examples, 'negative' only 10 (15:1)" in out  # as the file has it
+    assert ("recommended for this skew: train.class_weights=auto train.loss=focal eval.threshold=tune; on 50:1 "
+            "training tweets they raised macro-F1 on balanced test data from 0.37 to 0.81") in out
+    assert ("the evaluation data has 20 'negative' examples: a threshold tuned on so few is noisy; give data.eval a "
+            "file with at least 30 of them") in out

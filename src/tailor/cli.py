@@ -84,6 +84,10 @@ def predict(
                                                                      "run's chat.max_new_tokens)")] = None,
     temperature: Annotated[Optional[float], typer.Option(min=0, help="chat runs: 0 = greedy (the default)")] = None,
     top_p: Annotated[Optional[float], typer.Option(min=0, max=1, help="chat runs: nucleus sampling")] = None,
+    uncertainty: Annotated[Optional[str], typer.Option(help="mc-dropout: classification runs answer each input "
+                                                             "--samples times with the model's own dropout on, "
+                                                             "giving mean probabilities and their spread")] = None,
+    samples: Annotated[int, typer.Option(min=2, help="passes per input for --uncertainty")] = 30,
 ):
     """Answers of a trained run for new inputs: label and probabilities, entities, or a chat reply."""
     from tailor.api import predict as run_prediction
@@ -93,7 +97,7 @@ def predict(
         raise TailorError("predict: give --text \"...\" or --image PATH (repeatable), or --data FILE")
     answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, images=image, data=data,
                              batch_size=batch_size, precision=precision, max_new_tokens=max_new_tokens,
-                             temperature=temperature, top_p=top_p)
+                             temperature=temperature, top_p=top_p, uncertainty=uncertainty, samples=samples)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)

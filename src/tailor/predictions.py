@@ -1,5 +1,6 @@
 """Write predictions where the user asked: JSON lines, or CSV (one column per value; a label's
-probabilities as p_<label> columns; lists such as entities as JSON text)."""
+probabilities as p_<label> columns, their MC-dropout spread as spread_<label>; lists such as entities
+as JSON text)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,14 @@ def _as_csv(answers: list[dict]) -> str:
     return buffer.getvalue()
 
 
+_PER_LABEL = {"probabilities": "p_", "spread": "spread_"}  # a value per label: one column each
+
+
 def _flat(answer: dict) -> dict:
     row = {}
     for key, value in answer.items():
-        if key == "probabilities" and isinstance(value, dict):
-            row.update({f"p_{label}": p for label, p in value.items()})
+        if key in _PER_LABEL and isinstance(value, dict):
+            row.update({f"{_PER_LABEL[key]}{label}": p for label, p in value.items()})
         elif isinstance(value, (dict, list)):
             row[key] = json.dumps(value, ensure_ascii=False)
         else:

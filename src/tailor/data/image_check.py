@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from tailor.data.check import IMBALANCE_RATIO
+from tailor.data.check import imbalance_advice
 from tailor.data.images import ImageRef, count, mode_name
 
 CHUNK = 1 << 20
@@ -105,12 +105,7 @@ def _across(train: list[bytes], train_where: list[str], other: list[bytes], othe
 
 
 def _warnings(report: dict) -> list[str]:
-    warnings = []
-    counts = {label: n for label, n in report["labels"]["train"].items() if n}
-    if counts and max(counts.values()) / min(counts.values()) > IMBALANCE_RATIO:
-        big, small = max(counts, key=counts.get), min(counts, key=counts.get)
-        warnings.append(f"imbalanced classes: '{big}' has {counts[big]} images, '{small}' only {counts[small]}; "
-                        "judge the model by f1_macro rather than accuracy")
+    warnings = imbalance_advice(report["labels"]["train"], report["labels"].get("eval", {}), "images")
     for split, skipped in report["skipped"].items():
         if skipped:
             n = sum(skipped.values())

@@ -81,6 +81,37 @@ def class_probabilities(model, encoded, collate, batch_size: int, *, log: bool =
     return result
 
 
+def dropout_rates(model) -> list[float]:
+    """The distinct rates of the model's own dropout layers (as its config built them)."""
+    import torch
+
+    return sorted({m.p for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0})
+
+
+def mc_dropout_probabilities(model, encoded, collate, batch_size: int, samples: int, seed: int = 0):
+    """Monte Carlo dropout (Gal & Ghahramani 2016): every row answered `samples` times with the model's
+    dropout layers on; returns the mean class probabilities and their standard deviation over the
+    samples (rows x classes each: running sums, so memory does not grow with the samples)."""
+    import torch
+
+    from tailor.training.inference import device_batches
+
+    rows_total, classes = len(encoded.lengths), model.config.num_labels
+    mean, spread = np.zeros((rows_total, classes)), np.zeros((rows_total, classes))
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    torch.manual_seed(seed)
+    try:
+        for rows, batch in device_batches(model, encoded, collate, batch_size):
+            for layer in dropouts:  # the model was just put in eval mode; only its dropout samples
+                layer.train()
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            drawn = np.stack([torch.softmax(model(**inputs).logits.float(), -1).cpu().numpy() for _ in range(samples)])
+            mean[rows], spread[rows] = drawn.mean(0), drawn.std(0)
+    finally:
+        model.eval()
+    return mean, spread
+
+
 def model_labels(model) -> list[str]:
     """The classes a trained model answers with, in the order of its outputs."""
     return [model.config.id2label[i] for i in range(model.config.num_labels)]

@@ -28,13 +28,35 @@ class Answerer:
     def name(self) -> str:
         return self.folder.resolve().name
 
-    def predict(self, examples, batch_size: int | None = None) -> list[dict]:
-        """The task's answers, each with its input text first (as it reads best in a file of answers)."""
-        answers = self.task.predict(self.model, self.processor, examples, self.cfg,
-                                    batch_size or self.cfg.eval.batch_size)
+    def predict(self, examples, batch_size: int | None = None, mc_samples: int | None = None) -> list[dict]:
+        """The task's answers, each with its input text first (as it reads best in a file of answers);
+        `mc_samples`: answered by Monte Carlo dropout with that many samples (classification runs)."""
+        batch_size = batch_size or self.cfg.eval.batch_size
+        if mc_samples:
+            answers = self._uncertain(examples, batch_size, mc_samples)
+        else:
+            answers = self.task.predict(self.model, self.processor, examples, self.cfg, batch_size)
         if "text" in examples.columns:
             answers = [answer if "text" in answer else {"text": text, **answer}
                        for answer, text in zip(answers, examples.columns["text"])]
+        return answers
+
+    def _uncertain(self, examples, batch_size: int, samples: int) -> list[dict]:
+        import torch
+
+        if not hasattr(self.task, "predict_uncertain"):
+            raise ConfigError(f"--uncertainty mc-dropout: for classification runs (one class per input); this is a "
+                              f"{self.task.name} run")
+        if not isinstance(self.model, torch.nn.Module):
+            raise ConfigError("--uncertainty mc-dropout needs the run's PyTorch model (its dropout layers); an ONNX "
+                              "export has none: point predict at the run folder")
+        from tailor.console import say
+        from tailor.evaluation.classification import dropout_rates
+
+        answers = self.task.predict_uncertain(self.model, self.processor, examples, self.cfg, batch_size, samples)
+        rates = ", ".join(f"{r:g}" for r in dropout_rates(self.model))
+        say(f"MC dropout: each input answered {samples} times with the model's own dropout rate {rates} (from its "
+            f"config); 'probabilities' are the means, 'spread' their standard deviations")
         return answers
 
     def with_generation(self, **settings) -> None:

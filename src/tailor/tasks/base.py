@@ -249,6 +249,26 @@ class OneLabelPerInput:
         tfidf = bool(getattr(cfg.options, "classical_baseline", False))
         return classical_baselines(data, tfidf=tfidf, seed=cfg.train.seed, tuned_answers=answers)
 
+    def predict_uncertain(self, model, processor, examples: Examples, cfg: Config, batch_size: int,
+                          samples: int) -> list[dict]:
+        """predict's answers from Monte Carlo dropout: the label of the mean probabilities, those means,
+        and each class's spread (standard deviation) over `samples` passes with dropout on."""
+        from tailor.errors import ConfigError
+        from tailor.evaluation.classification import (class_answers, dropout_rates, mc_dropout_probabilities,
+                                                      model_labels)
+
+        rates = dropout_rates(model)
+        if not rates:
+            raise ConfigError("--uncertainty mc-dropout: this model has no dropout layers with a rate above 0, so "
+                              "every sample would give the same answer")
+        encoded = self.encode(examples, processor, cfg, labels=None)
+        mean, spread = mc_dropout_probabilities(model, encoded, self.collator(processor, cfg), batch_size, samples,
+                                                seed=cfg.train.seed)
+        names = model_labels(model)
+        method = {"method": "mc-dropout", "samples": samples, "dropout": rates}
+        return [{**answer, "spread": {name: round(float(s), 6) for name, s in zip(names, row)}, "uncertainty": method}
+                for answer, row in zip(class_answers(mean, names), spread)]
+
     def scored(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
         """(true class ids, probabilities, class names) of labelled examples."""
         import numpy as np

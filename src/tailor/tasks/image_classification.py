@@ -191,8 +191,17 @@ class ImageClassification(OneLabelPerInput):
                 "misclassified": _misclassified(examples, truth, probabilities, labels)}
 
     def predict(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
-        answers = super().predict(model, processor, examples, cfg, batch_size)
-        return [{"image": image.name(), **answer} for image, answer in zip(examples.columns["image"], answers)]
+        return _named(examples, super().predict(model, processor, examples, cfg, batch_size))
+
+    def predict_uncertain(self, model, processor, examples: Examples, cfg: Config, batch_size: int,
+                          samples: int) -> list[dict]:
+        return _named(examples, super().predict_uncertain(model, processor, examples, cfg, batch_size, samples))
+
+
+def _named(examples: Examples, answers: list[dict]) -> list[dict]:
+    """Each answer with the image it is for, first."""
+    return [{"image": image.name(), **answer} for image, answer in zip(examples.columns["image"], answers)]
+
 
 def _channels_last(model):
     """Convolution weights stored channels-last: oneDNN's fast layout on a CPU (and cuDNN's with

@@ -10,10 +10,14 @@ from tailor.errors import ConfigError
 def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Path | None = None, *,
             text_pairs: list[str] | None = None, images: list[str | Path] | None = None,
             batch_size: int | None = None, precision: str = "fp32", max_new_tokens: int | None = None,
-            temperature: float | None = None, top_p: float | None = None) -> list[dict]:
+            temperature: float | None = None, top_p: float | None = None, uncertainty: str | None = None,
+            samples: int = 30) -> list[dict]:
     """Answers of a trained run for new texts or images, or for every row of a file (or every image
     of a folder); labels are not needed. A chat run answers prompts, `batch_size` decoded together,
-    with the generation settings given (else the run's chat.* ones)."""
+    with the generation settings given (else the run's chat.* ones). `uncertainty="mc-dropout"`: each
+    input answered `samples` times with dropout on; mean probabilities and their spread."""
+    if uncertainty not in (None, "mc-dropout"):
+        raise ConfigError(f"--uncertainty {uncertainty}: the method is mc-dropout")
     from tailor.serving.answerer import examples_from_texts, load_answerer
 
     if not texts and not images and data is None:
@@ -42,4 +46,4 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
         examples = images_from_paths(list(images))
     else:
         examples = examples_from_texts(list(texts or []), text_pairs, cfg.data.text_pair)
-    return answerer.predict(examples, batch_size)
+    return answerer.predict(examples, batch_size, mc_samples=samples if uncertainty else None)
