@@ -124,6 +124,12 @@ class TrainSection(Section):
                                                                   "the default rate (8; chat: null, its rate is for "
                                                                   "its token budget); null uses train.lr as it is")
     grad_accum: int = Field(1, gt=0, description="gradient accumulation steps")
+    strategy: Literal["standard", "few-shot"] = Field(
+        "standard", description="how training proceeds (method says which weights train): standard = fine-tune "
+                                "with the loss on the labels; few-shot = SetFit's recipe for a handful of "
+                                "examples per class (text classification with a BERT-family sentence encoder such "
+                                "as the embedded MiniLM): a contrastive stage on pairs of texts, then a "
+                                "logistic-regression head (text_classification.few_shot has its settings)")
     warmup_ratio: float = Field(0.06, ge=0, lt=1, description="fraction of steps with linear warm-up")
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial"] = "linear"
     weight_decay: float = Field(0.01, ge=0)

@@ -15,6 +15,8 @@ IMBALANCE_RATIO = 3.0  # largest / smallest class above this is worth a warning
 # (benchmarks/results/skew_tweets.md).
 SKEW_RATIO = 10.0
 FEW_FOR_A_THRESHOLD = 30  # fewer evaluation examples of the rarer class make a tuned threshold noisy
+FEW_SHOT_LARGEST = 64  # every class at most this many training examples: the few-shot strategy is recommended
+FEW_SHOT_MEASURED = "FEW_SHOT_NUMBERS"
 MEASURED = ("on 50:1 training tweets they raised macro-F1 on balanced test data from 0.37 to 0.81 "
             "(medians of 3 seeds; benchmarks/results/skew_tweets.md)")
 UNKNOWN_TOKEN_WARNING = 0.05
@@ -158,6 +160,7 @@ def _dominant_script(texts: list[str]) -> str:
 
 def _warnings(report: dict, cfg: Config, overlong: str) -> list[str]:
     warnings = imbalance_advice(report["labels"]["train"], report["labels"]["eval"], "examples")
+    warnings += few_shot_advice(report["labels"]["train"], cfg)
     lengths = report["lengths"]
     if lengths["over_max_length"]:
         warnings.append(f"{lengths['over_max_length']} training examples are longer than data.max_length="
@@ -198,6 +201,14 @@ def imbalance_advice(train: dict[str, int], evaluation: dict[str, int], unit: st
                       f"few is noisy; give data.eval a file with at least {FEW_FOR_A_THRESHOLD} of them (as many as "
                       f"of '{big}' is best), and data.test for an honest score")
     return advice
+
+
+def few_shot_advice(train: dict[str, int], cfg: Config) -> list[str]:
+    """When every class has only a handful of examples, the contrastive few-shot strategy (text classification)."""
+    if not train or max(train.values()) > FEW_SHOT_LARGEST or cfg.train.strategy == "few-shot":
+        return []
+    return [f"few examples: the largest class has {max(train.values())} training examples; recommended: "
+            f"train.strategy=few-shot; {FEW_SHOT_MEASURED}"]
 
 
 def unknown_token_warning(unknown: dict, model_name: str) -> list[str]:

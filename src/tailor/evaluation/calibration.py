@@ -84,3 +84,21 @@ def threshold_shift(threshold: float, positive: int, classes: int = 2) -> np.nda
     shift = np.zeros(classes)
     shift[positive] = -math.log(threshold / (1 - threshold))
     return shift
+
+
+def decision_lines(decision: dict) -> list[str]:
+    """What the run prints about the fitted decision: what was chosen, and its effect where honest."""
+    lines = []
+    if "threshold" in decision:
+        t = decision["threshold"]
+        lines.append(f"decision threshold ({t['chosen']} on the {decision['fitted_on']}): answer '{t['label']}' when "
+                     f"the trained model gives it a probability of at least {t['probability']:.4f}; folded into the "
+                     "saved model, whose probabilities are shifted so that the larger one is that answer")
+    if "temperature" in decision:
+        lines.append(f"temperature {decision['temperature']:.3f} (fitted on the {decision['fitted_on']})")
+    split = "test" if "test" in decision else "eval"
+    before, after = decision[split]["as_trained"], decision[split]["as_saved"]
+    where = "data.test" if split == "test" else "the evaluation split it was fitted on (optimistic: set data.test)"
+    lines.append(f"on {where}: {decision['metric']} {before[decision['metric']]:.4f} -> {after[decision['metric']]:.4f}, "
+                 f"expected calibration error {before['ece']:.4f} -> {after['ece']:.4f}")
+    return lines

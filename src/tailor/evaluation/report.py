@@ -118,7 +118,7 @@ def _calibration_section(metrics: dict) -> str:
     where = "data.test" if split == "test" else "the evaluation data"
     text = (f"<p>Expected calibration error on {where}: <b>{scores['ece']:.4f}</b> (the gap between how sure the "
             "model says it is and how often it is right, weighted by rows).</p>")
-    from tailor.training.decision import decision_lines
+    from tailor.evaluation.calibration import decision_lines
 
     if metrics.get("decision"):
         text += "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in decision_lines(metrics["decision"])) + "</ul>"

@@ -104,7 +104,8 @@ def cache_folder(model: EmbeddedModel) -> Path:
 
 # Architectures tailor defines itself (model_type -> module): importing the module registers them
 # with transformers' Auto classes, so their folders load without trust_remote_code.
-OWN_ARCHITECTURES = {"efficientnet_lite": "tailor.models.efficientnet_lite"}
+OWN_ARCHITECTURES = {"efficientnet_lite": "tailor.models.efficientnet_lite",
+                     "bert_mean_pooled": "tailor.models.mean_pooled"}
 
 
 def register_own_architectures() -> None:

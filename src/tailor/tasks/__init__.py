@@ -76,6 +76,12 @@ def _check_class_keys(cfg: "Config", task: "Task") -> None:
     if given and not isinstance(task, HasLabels):
         raise ConfigError(f"{' and '.join(given)}: for tasks that learn classes or tags (text, token and image "
                           f"classification); task {task.name} learns {task.targets}")
+    if cfg.train.strategy == "few-shot" and "few_shot" not in task.Options.model_fields:
+        raise ConfigError(f"train.strategy=few-shot: for text classification (a sentence encoder and a new head); "
+                          f"task {task.name} trains the standard way")
+    if cfg.train.strategy == "few-shot" and cfg.method not in ("full", "freeze"):
+        raise ConfigError(f"train.strategy=few-shot trains the encoder in full (method full) or its top layers "
+                          f"(method freeze with freeze.layers); method {cfg.method} is not supported with it")
     given = [f"eval.{key}" for key in ("threshold", "calibrate") if changed("eval", key, "none")]
     if given and task.targets != "classes":
         raise ConfigError(f"{' and '.join(given)}: for tasks that answer one class per input (text and image "

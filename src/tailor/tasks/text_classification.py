@@ -32,11 +32,24 @@ class TextAugmentOptions(Section):
     wordnet_dir: Path | None = Option(None, description="folder of the WordNet database (default /usr/share/wordnet)")
 
 
+class FewShotOptions(Section):
+    """train.strategy=few-shot (SetFit's recipe; training/few_shot.py)."""
+
+    pairs_per_example: int = Option(20, ge=0, description="contrastive pairs per training text and epoch: this many "
+                                                         "with a text of its class and as many with other classes "
+                                                         "(SetFit's num_iterations); 0 fits the head alone")
+    epochs: int = Option(1, gt=0, description="passes over the pairs")
+    batch_size: int = Option(16, gt=0, description="pairs per step")
+    lr: float = Option(2e-5, gt=0, description="learning rate of the encoder in the contrastive stage")
+
+
 class TextClassificationOptions(TaskOptions):
     classical_baseline: bool = Option(True, description="also fit TF-IDF + logistic regression, the bar a "
                                                         "fine-tuned model has to clear")
     augment: TextAugmentOptions = Option(default_factory=TextAugmentOptions,
                                          description="augmentation of the training texts (off unless copies > 0)")
+    few_shot: FewShotOptions = Option(default_factory=FewShotOptions,
+                                      description="settings of train.strategy=few-shot")
 
 
 class TextClassification(OneLabelPerInput):
@@ -93,6 +106,10 @@ class TextClassification(OneLabelPerInput):
 
         from tailor.models.loading import with_new_head
 
+        if cfg.train.strategy == "few-shot":  # the sentence embedding the contrastive stage trains, read by the head
+            from tailor.models.mean_pooled import mean_pooled_classifier
+
+            return mean_pooled_classifier(location, data.labels, **load_kwargs)
         return with_new_head(AutoModelForSequenceClassification, location, data.labels, **load_kwargs)
 
     def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
@@ -104,7 +121,7 @@ class TextClassification(OneLabelPerInput):
 
         texts, pairs, targets = examples.columns["text"], examples.get("text_pair"), examples.get("label")
         if training and cfg.options.augment.copies:
-            texts, pairs, targets = _with_augmented_copies(texts, pairs, targets, tokenizer, cfg)
+            texts, pairs, targets = with_augmented_copies(texts, pairs, targets, tokenizer, cfg)
         encoded, truncated = tokenize_truncating(tokenizer, texts, pairs, cfg.data.max_length)
         columns = dict(encoded)
         if labels is not None and targets is not None:
@@ -130,10 +147,13 @@ class TextClassification(OneLabelPerInput):
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
+        from tailor.models.catalog import register_own_architectures
+
+        register_own_architectures()  # a few-shot run's mean-pooled classifier
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
 
 
-def _with_augmented_copies(texts, pairs, targets, tokenizer, cfg: Config):
+def with_augmented_copies(texts, pairs, targets, tokenizer, cfg: Config):
     """The training texts followed by text_classification.augment.copies changed copies of them (pairs
     changed alike, labels repeated)."""
     from tailor.console import say

@@ -82,23 +82,6 @@ def fit_decision(task, processor, data, cfg: Config, model_dir: Path) -> dict:
     return result
 
 
-def decision_lines(decision: dict) -> list[str]:
-    """What the run prints about the fitted decision: what was chosen, and its effect where honest."""
-    lines = []
-    if "threshold" in decision:
-        t = decision["threshold"]
-        lines.append(f"decision threshold ({t['chosen']} on the {decision['fitted_on']}): answer '{t['label']}' when "
-                     f"its probability is at least {t['probability']:.4f}")
-    if "temperature" in decision:
-        lines.append(f"temperature {decision['temperature']:.3f} (fitted on the {decision['fitted_on']})")
-    split = "test" if "test" in decision else "eval"
-    before, after = decision[split]["as_trained"], decision[split]["as_saved"]
-    where = "data.test" if split == "test" else "the evaluation split it was fitted on (optimistic: set data.test)"
-    lines.append(f"on {where}: {decision['metric']} {before[decision['metric']]:.4f} -> {after[decision['metric']]:.4f}, "
-                 f"expected calibration error {before['ece']:.4f} -> {after['ece']:.4f}")
-    return lines
-
-
 def _scored(task, model, processor, examples, cfg: Config, batch: int):
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     label2id = {label: i for i, label in enumerate(labels)}

@@ -15,7 +15,8 @@ from tailor.console import say, warn
 from tailor.distributed import barrier, is_main_process, world_size
 from tailor.io import atomic_write_json, atomic_write_text
 from tailor.runs import RunDir
-from tailor.training.decision import check_decision_settings, decision_lines, fit_decision, wants_decision
+from tailor.evaluation.calibration import decision_lines
+from tailor.training.decision import check_decision_settings, fit_decision, wants_decision
 from tailor.verbs.common import load_processor, model_source, resolved
 
 
@@ -40,7 +41,8 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
-    train_set = task.encode(data.train, processor, cfg, data.labels, training=True)
+    # (few-shot draws its own pairs from the texts, augmenting them there: its training set is read as is)
+    train_set = task.encode(data.train, processor, cfg, data.labels, training=cfg.train.strategy != "few-shot")
     eval_set = task.encode(data.eval, processor, cfg, data.labels)
     notes = _tell_about_data(data, train_set.fit, eval_set.fit)
     model, trainable, rebuild = _build(task, source, cfg, data)
@@ -50,11 +52,17 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
         save_config(cfg, run.config)
     barrier()
 
-    from tailor.training.engine import fit, save_trained_model
+    if cfg.train.strategy == "few-shot":
+        from tailor.training.few_shot import fit_few_shot, save_few_shot_model
 
-    result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume)
-    save_trained_model(result.trainer, run.model,
-                       finish=lambda folder: task.finish_saved_model(folder, result.trainer.model, processor, rebuild))
+        result = fit_few_shot(model, processor, data, cfg)
+        save_few_shot_model(model, processor, run.model)
+    else:
+        from tailor.training.engine import fit, save_trained_model
+
+        result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume)
+        save_trained_model(result.trainer, run.model, finish=lambda folder: task.finish_saved_model(
+            folder, result.trainer.model, processor, rebuild))
     # The tuned weights are on disk: free them (and the optimizer) before model/ is loaded back to be
     # scored, instead of holding two models at once.
     del model
@@ -126,9 +134,12 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
         f"{train_set.unit}_per_s": round(result.samples_per_s * _mean(train_set.lengths), 1),
         "precision": result.precision, "method": cfg.method, "trainable_parameters": trainable.trainable,
         "total_parameters": trainable.total, "best_checkpoint": result.best_checkpoint,
-        "processes": processes, "grad_accum": cfg.train.grad_accum, "batching": result.batching.summary(),
-        "global_batch": round(result.batching.step_rows, 1),
+        "processes": processes, "grad_accum": cfg.train.grad_accum, "strategy": cfg.train.strategy,
     }
+    if result.batching is not None:  # the few-shot strategy batches pairs, not rows (see training/few_shot.py)
+        metrics["train"].update(batching=result.batching.summary(), global_batch=round(result.batching.step_rows, 1))
+    else:
+        metrics["train"]["contrastive_pairs"] = result.pairs
     metrics["data"] = {"train_file": str(cfg.data.train), "train_examples": len(data.train),
                        "eval_examples": len(data.eval), "labels": data.labels, "notes": notes,
                        # truncated or dropped (classification, chat), or split into windows (tagging)
