@@ -117,3 +117,13 @@ def test_few_shot_is_refused_where_it_cannot_apply(make_config, tmp_path):
         tailor.train(_few_shot_config(make_config, tmp_path), ["method=lora"])
     assert str(refused.value) == ("train.strategy=few-shot trains the encoder in full (method full) or its top "
                                   "layers (method freeze with freeze.layers); method lora is not supported with it")
+
+
+def test_data_check_recommends_few_shot_when_every_class_is_small(make_config, tmp_path, cli):
+    write_csv(tmp_path / "train.csv", sentiment_rows(40, seed=1))
+    code, out, err = cli("data", "check", make_config())
+    assert code == 0, err
+    assert ("few examples: the largest class has 20 training examples; recommended: train.strategy=few-shot; at 8 "
+            "and 16 tweets per class it scored macro-F1 0.69 and 0.70") in out
+    code, out, err = cli("data", "check", make_config(train={"strategy": "few-shot"}))
+    assert code == 0 and "recommended: train.strategy=few-shot" not in out

@@ -54,6 +54,13 @@ class LoraSection(Section):
                           "for classifiers, all-linear for chat models)")
 
 
+def _strictly_between_0_and_1(value, message: str):
+    """A number given where a word (or a file) may also stand must lie in (0, 1)."""
+    if isinstance(value, float) and not 0 < value < 1:
+        raise ValueError(message)
+    return value
+
+
 class DataSection(Section):
     """Files and column names: what every task has. A task reads only the columns it declares
     (Task.columns); setting another one is an error that names the task."""
@@ -90,9 +97,7 @@ class DataSection(Section):
     @field_validator("eval")
     @classmethod
     def _fraction_in_range(cls, value):
-        if isinstance(value, float) and not 0 < value < 1:
-            raise ValueError("a held-out fraction must be between 0 and 1, e.g. 0.1")
-        return value
+        return _strictly_between_0_and_1(value, "a held-out fraction must be between 0 and 1, e.g. 0.1")
 
 
 # Column keys of the data section: each task declares which of them it reads.
@@ -196,9 +201,8 @@ class EvalSection(Section):
     @field_validator("threshold")
     @classmethod
     def _threshold_in_range(cls, value):
-        if isinstance(value, float) and not 0 < value < 1:
-            raise ValueError("a fixed threshold is a probability between 0 and 1, e.g. 0.3; or tune, or none")
-        return value
+        return _strictly_between_0_and_1(value, "a fixed threshold is a probability between 0 and 1, e.g. 0.3; or "
+                                                "tune, or none")
 
 
 class OutputSection(Section):

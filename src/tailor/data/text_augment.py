@@ -81,8 +81,8 @@ def wordnet_synonyms(folder: Path | None) -> Callable[[str], list[str]]:
     folder = Path(folder) if folder else WORDNET_DIR
     parts = ("noun", "verb", "adj", "adv")
     if not all((folder / f"index.{pos}").is_file() and (folder / f"data.{pos}").is_file() for pos in parts):
-        raise ConfigError(f"text_classification.augment.synonyms=wordnet: no WordNet database (index.noun, data.noun "
-                          f"...) in {folder}; install Debian's `wordnet-base` package (apt install wordnet-base) or "
+        raise ConfigError(f"text_classification.augment.synonyms=wordnet: no WordNet database (its index.* and "
+                          f"data.* files) in {folder}; install Debian's `wordnet-base` package (apt install wordnet-base) or "
                           "set text_classification.augment.wordnet_dir, or use synonyms: embeddings")
     senses: dict[str, list[tuple[str, int]]] = {}
     for pos in parts:
