@@ -73,3 +73,27 @@ def test_most_frequent_tag_baseline():
 def test_the_baseline_reads_a_lone_inside_tag_as_the_start_of_an_entity():
     result = most_frequent_tag_baseline([["New", "York"]], [["B-LOC", "I-LOC"]], [["York", "rocks"]], [["B-LOC", "O"]])
     assert (result["precision"], result["recall"]) == (1.0, 1.0)
+
+
+def test_the_entity_f1_interval_resamples_sentences_counted_as_seqeval_counts():
+    import numpy as np
+    from seqeval.metrics import f1_score
+    from seqeval.scheme import IOB2
+
+    from tailor.evaluation.entities import entity_f1_interval
+
+    rng = np.random.default_rng(0)
+    gold, predicted = [], []
+    for _ in range(300):
+        sentence = ["B-PER", "I-PER", "O", "B-LOC", "O"]
+        guess = list(sentence)
+        if rng.random() < 0.3:
+            guess[3] = "O"  # a missed location
+        if rng.random() < 0.2:
+            guess[1] = "O"  # a person cut short: a boundary error
+        gold.append(sentence)
+        predicted.append(guess)
+    low, high = entity_f1_interval(gold, predicted)
+    score = f1_score(gold, predicted, mode="strict", scheme=IOB2)
+    assert low < score < high and high - low < 0.1
+    assert entity_f1_interval(gold, gold) == [1.0, 1.0]

@@ -41,8 +41,12 @@ def test_a_conll_file_trains_predicts_and_evaluates(ner_config, cli, tmp_path):
     assert set(metrics["eval"]["per_type"]) == {"LOC", "PER"}
     assert metrics["data"]["labels"] == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     assert "most frequent training tag per word" in out and "fine-tuned" in out
+    low, high = metrics["eval"]["ci95"]["f1"]
+    assert low <= metrics["eval"]["f1"] <= high and "95% interval (bootstrap)" in out
+    assert 0 <= metrics["eval"]["ece"] < 1 and sum(b["rows"] for b in metrics["eval"]["calibration"]) == sum(
+        len(line.split()) > 0 for line in (tmp_path / "eval.conll").read_text().splitlines())  # one per word
     page = (run / "report.html").read_text()
-    assert "Per entity type" in page and page.count("data:image/png;base64,") == 2
+    assert "Per entity type" in page and page.count("data:image/png;base64,") == 3  # + the reliability diagram
 
     text = "Keiko Rossi visited Lima ."
     code, out, err = cli("predict", run, "--text", text)

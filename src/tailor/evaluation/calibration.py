@@ -18,11 +18,15 @@ MAX_THRESHOLDS = 512  # candidate thresholds tried (quantiles of the scores when
 
 
 def calibration_bins(truth: np.ndarray, probabilities: np.ndarray, bins: int = BINS) -> dict:
-    """The reliability diagram's data: for each equal-width bin of top-class confidence, how many rows,
-    their mean confidence and their accuracy; and the expected calibration error, the gap between
-    confidence and accuracy weighted by the rows in each bin."""
-    confidence = probabilities.max(-1)
-    correct = (probabilities.argmax(-1) == truth).astype(float)
+    """The reliability diagram's data for class probabilities (rows x classes): see confidence_bins."""
+    return confidence_bins(probabilities.max(-1), probabilities.argmax(-1) == truth, bins)
+
+
+def confidence_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -> dict:
+    """For each equal-width bin of the answers' confidence, how many answers, their mean confidence and
+    how many were right; and the expected calibration error, the gap between confidence and accuracy
+    weighted by the answers in each bin."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
     counts = np.bincount(which, minlength=bins)
@@ -30,7 +34,7 @@ def calibration_bins(truth: np.ndarray, probabilities: np.ndarray, bins: int = B
         mean_confidence = np.bincount(which, weights=confidence, minlength=bins) / counts
         accuracy = np.bincount(which, weights=correct, minlength=bins) / counts
     filled = counts > 0
-    ece = float(np.sum(counts[filled] * np.abs(accuracy[filled] - mean_confidence[filled])) / max(len(truth), 1))
+    ece = float(np.sum(counts[filled] * np.abs(accuracy[filled] - mean_confidence[filled])) / max(len(correct), 1))
     return {"ece": ece, "bins": [{"from": round(float(edges[i]), 4), "to": round(float(edges[i + 1]), 4),
                                   "rows": int(counts[i]), "confidence": round(float(mean_confidence[i]), 4),
                                   "accuracy": round(float(accuracy[i]), 4)} for i in np.flatnonzero(filled)]}

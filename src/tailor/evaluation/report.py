@@ -105,10 +105,10 @@ def class_sections(metrics: dict) -> list[tuple[str, str]]:
     evaluation = metrics["eval"]
     return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
             ("Per class", per_label_table(evaluation.get("per_class"))),
-            ("Calibration", _calibration_section(metrics))]
+            ("Calibration", calibration_section(metrics))]
 
 
-def _calibration_section(metrics: dict) -> str:
+def calibration_section(metrics: dict) -> str:
     """The reliability diagram (data.test's when there is one: the rows nothing was fitted on) and
     what eval.threshold / eval.calibrate changed."""
     split = "test" if "calibration" in metrics.get("test", {}) else "eval"

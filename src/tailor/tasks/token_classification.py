@@ -192,12 +192,13 @@ class TokenClassification:
         return {"lines": lines, "warnings": warnings, "entities": {k: dict(v) for k, v in counts.items()}}
 
     def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
-        from tailor.evaluation.report import confusion_figure, per_label_table
+        from tailor.evaluation.report import calibration_section, confusion_figure, per_label_table
 
         evaluation = metrics["eval"]
         return [("Per entity type (evaluation data)", per_label_table(evaluation.get("per_type"), "type")),
                 ("Entity types: gold (rows) vs predicted (columns); O = missed or spurious",
-                 confusion_figure(evaluation.get("confusion"), ""))]
+                 confusion_figure(evaluation.get("confusion"), "")),
+                ("Calibration of the tags, word by word", calibration_section(metrics))]
 
     def finish_saved_model(self, folder: Path, model, tokenizer, rebuild) -> None:
         from tailor.models.methods import merge_saved_adapter
@@ -210,10 +211,16 @@ class TokenClassification:
         return AutoModelForTokenClassification.from_pretrained(folder, **load_kwargs)
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
-        from tailor.evaluation.entities import entity_metrics
+        from tailor.evaluation.calibration import confidence_bins
+        from tailor.evaluation.entities import entity_f1_interval, entity_metrics
 
-        predicted, _ = self.word_predictions(model, tokenizer, examples, cfg, batch_size)
-        return {**entity_metrics(examples.columns["tags"], predicted), "examples": len(examples)}
+        predicted, scores = self.word_predictions(model, tokenizer, examples, cfg, batch_size)
+        gold = examples.columns["tags"]
+        # Calibration per word: how sure the model was of the tag it gave, and whether that tag was right.
+        calibration = confidence_bins([s for sentence in scores for s in sentence],
+                                      [p == g for ps, gs in zip(predicted, gold) for p, g in zip(ps, gs)])
+        return {**entity_metrics(gold, predicted), "ece": calibration["ece"], "calibration": calibration["bins"],
+                "ci95": {"f1": entity_f1_interval(gold, predicted)}, "examples": len(examples)}
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
         from tailor.data.tags import entities_from_tags
