@@ -102,6 +102,10 @@ def test_a_few_shot_run_predicts_exports_and_loads_as_a_sequence_classifier(make
     report = json.loads((exported / "verification.json").read_text())
     assert report["passed"] and report["rows_identical"] == report["rows"] == 40
     assert tailor.predict(exported, ["the movie was awful", "our trip was lovely"]) == answers
+    # and its model/ is a starting point like any other: tuned further the standard way
+    further = tailor.train(make_config(model=str(run / "model"), train={"epochs": 1},
+                                       output={"dir": str(tmp_path / "further")})).metrics
+    assert further["train"]["strategy"] == "standard" and "f1_macro" in further["eval"]
 
 
 def test_few_shot_is_refused_where_it_cannot_apply(make_config, tmp_path):

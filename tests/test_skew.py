@@ -144,3 +144,20 @@ def test_data_check_recommends_the_measured_settings_for_a_heavy_skew(make_confi
             "training tweets they raised macro-F1 on balanced test data from 0.41 to 0.81") in out
     assert ("the evaluation data has 20 'negative' examples: a threshold tuned on so few is noisy; give data.eval a "
             "file with at least 30 of them") in out
+
+
+def test_an_image_run_saves_its_threshold_and_temperature_in_its_head(tmp_path, request):
+    from tailor.config import load_config
+    from task_fixtures import TASK_FIXTURES, fast_config
+
+    fixture = TASK_FIXTURES["image-classification"]
+    config = {"task": "image-classification", "output": {"dir": str(tmp_path / "run")},
+              **fast_config(request.getfixturevalue(fixture.model), fixture.write(tmp_path), fixture.config, epochs=1)}
+    config["eval"].update(threshold="tune", calibrate="temperature")
+    for key in ("train", "eval"):
+        config["data"][key] = str(tmp_path / config["data"][key])
+    metrics = tailor.train(load_config(None, base=config)).metrics
+    saved = metrics["decision"]["eval"]["as_saved"]
+    # model/ scored after the fold answers as the adjustment fitted on its probabilities said it would
+    assert metrics["eval"]["f1_macro"] == pytest.approx(saved["f1_macro"], abs=1e-6)
+    assert metrics["eval"]["ece"] == pytest.approx(saved["ece"], abs=1e-5)

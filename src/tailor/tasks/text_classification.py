@@ -11,7 +11,7 @@ from pydantic import Field as Option
 from tailor.config import Config, Section, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
-from tailor.models.catalog import DEFAULT_LR_ROWS
+from tailor.models.catalog import DEFAULT_LR_ROWS, register_own_architectures
 from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput
 
 
@@ -110,6 +110,7 @@ class TextClassification(OneLabelPerInput):
             from tailor.models.mean_pooled import mean_pooled_classifier
 
             return mean_pooled_classifier(location, data.labels, **load_kwargs)
+        register_own_architectures()  # a model/ of a few-shot run, tuned further
         return with_new_head(AutoModelForSequenceClassification, location, data.labels, **load_kwargs)
 
     def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
@@ -146,8 +147,6 @@ class TextClassification(OneLabelPerInput):
 
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
-
-        from tailor.models.catalog import register_own_architectures
 
         register_own_architectures()  # a few-shot run's mean-pooled classifier
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
