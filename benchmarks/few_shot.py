@@ -70,7 +70,7 @@ def tailor_run(files: dict, strategy: str, seed: int, folder: Path) -> dict:
                                              "seconds": metrics["classical_baseline"]["runtime_s"]}}
 
 
-def setfit_run(train: list, test: list, seed: int) -> dict | None:
+def setfit_run(train: list, test: list, seed: int, folder: Path) -> dict | None:
     try:
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
@@ -82,7 +82,8 @@ def setfit_run(train: list, test: list, seed: int) -> dict | None:
 
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(str(EMBEDDED["minilm"].path()))
-    args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=20, seed=seed)  # the pairs tailor draws
+    # the pairs tailor draws; its checkpoints under benchmarks/work (its default is ./checkpoints)
+    args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=20, seed=seed, output_dir=str(folder))
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict(
         {"text": [t for t, _ in train], "label": [label for _, label in train]}))
     trainer.train()
@@ -109,7 +110,7 @@ def main() -> None:
                      "eval": write(work / "data" / "eval.csv", evaluation), "test": write(work / "data" / "test.csv", test)}
             found = {**tailor_run(files, "standard", seed, work / "run"),
                      **{k_: v for k_, v in tailor_run(files, "few-shot", seed, work / "run").items() if "few-shot" in k_}}
-            library = setfit_run(train, test, seed)
+            library = setfit_run(train, test, seed, work / "setfit")
             if library:
                 found["setfit library"] = library
             for method, scores in found.items():
