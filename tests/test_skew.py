@@ -71,8 +71,10 @@ def test_sampling_rebalances_the_training_split_and_never_the_evaluation_data(ma
     cfg, task = resolved(held_out)
     data = load_task_data(task, cfg)  # a held-out fraction is split off before resampling
     assert Counter(data.eval.columns["label"]) == {"positive": 15, "negative": 2}
-    assert not set(data.eval.columns["text"]) & set(data.train.columns["text"]) - set(
-        data.train_unsampled.columns["text"])
+    # resampled from the training part only: no held-out row (named by its line) is repeated into training
+    assert set(data.train.where) == set(data.train_unsampled.where)
+    assert not set(data.eval.where) & set(data.train.where)
+    assert len(data.train) == 2 * Counter(data.train_unsampled.columns["label"])["positive"]
 
 
 def test_threshold_and_temperature_are_fitted_saved_and_used_by_predict(make_config, tmp_path):
