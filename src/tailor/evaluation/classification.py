@@ -91,7 +91,7 @@ def dropout_rates(model) -> list[float]:
 def mc_dropout_probabilities(model, encoded, collate, batch_size: int, samples: int, seed: int = 0):
     """Monte Carlo dropout (Gal & Ghahramani 2016): every row answered `samples` times with the model's
     dropout layers on; returns the mean class probabilities and their standard deviation over the
-    samples (rows x classes each: running sums, so memory does not grow with the samples)."""
+    samples (rows x classes each; the samples are held for one batch at a time, never for the data)."""
     import torch
 
     from tailor.training.inference import device_batches
@@ -189,6 +189,7 @@ def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> 
         makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed)
     judged = data.test if data.test is not None else data.eval
     tuned = tuned_answers(judged) if tuned_answers else None
+    judged_truth = _class_ids(judged, data.labels)
     result = {}
     for name, make in makers.items():
         started = time.perf_counter()
@@ -197,9 +198,8 @@ def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> 
         if data.test is not None:
             scores["test"] = _scored(data.test, probabilities, data.labels)
         if tuned is not None:
-            truth = _class_ids(judged, data.labels)
             scores["paired_test"] = {"data": "test" if data.test is not None else "eval",
-                                     **paired_test(truth, tuned, probabilities(judged).argmax(-1))}
+                                     **paired_test(judged_truth, tuned, probabilities(judged).argmax(-1))}
         if name != "baseline":
             scores["runtime_s"] = round(time.perf_counter() - started, 1)
         result[name] = scores

@@ -51,10 +51,9 @@ class Answerer:
             raise ConfigError("--uncertainty mc-dropout needs the run's PyTorch model (its dropout layers); an ONNX "
                               "export has none: point predict at the run folder")
         from tailor.console import say
-        from tailor.evaluation.classification import dropout_rates
 
         answers = self.task.predict_uncertain(self.model, self.processor, examples, self.cfg, batch_size, samples)
-        rates = ", ".join(f"{r:g}" for r in dropout_rates(self.model))
+        rates = ", ".join(f"{r:g}" for r in answers[0]["uncertainty"]["dropout"]) if answers else ""
         say(f"MC dropout: each input answered {samples} times with the model's own dropout rate {rates} (from its "
             f"config); 'probabilities' are the means, 'spread' their standard deviations")
         return answers

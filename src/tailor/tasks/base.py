@@ -269,8 +269,8 @@ class OneLabelPerInput:
         return [{**answer, "spread": {name: round(float(s), 6) for name, s in zip(names, row)}, "uncertainty": method}
                 for answer, row in zip(class_answers(mean, names), spread)]
 
-    def scored(self, model, processor, examples: Examples, cfg: Config, batch_size: int):
-        """(true class ids, probabilities, class names) of labelled examples."""
+    def scored(self, model, processor, examples: Examples, cfg: Config, batch_size: int, *, log: bool = False):
+        """(true class ids, probabilities (`log`: log-probabilities), class names) of labelled examples."""
         import numpy as np
 
         from tailor.evaluation.classification import model_labels
@@ -278,7 +278,7 @@ class OneLabelPerInput:
         labels = model_labels(model)
         label2id = {label: i for i, label in enumerate(labels)}
         truth = np.array([label2id[label] for label in examples.columns["label"]])
-        return truth, self.probabilities(model, processor, examples, cfg, batch_size), labels
+        return truth, self.probabilities(model, processor, examples, cfg, batch_size, log=log), labels
 
     def probabilities(self, model, processor, examples: Examples, cfg: Config, batch_size: int, *, log: bool = False):
         """Class probabilities in input order (rows x classes: small, whatever the data size); `log`:

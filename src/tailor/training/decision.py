@@ -83,10 +83,8 @@ def fit_decision(task, processor, data, cfg: Config, model_dir: Path) -> dict:
 
 
 def _scored(task, model, processor, examples, cfg: Config, batch: int):
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    label2id = {label: i for i, label in enumerate(labels)}
-    truth = np.array([label2id[label] for label in examples.columns["label"]])
-    return truth, task.probabilities(model, processor, examples, cfg, batch, log=True).astype(np.float64)
+    truth, log_p, _ = task.scored(model, processor, examples, cfg, batch, log=True)
+    return truth, log_p.astype(np.float64)
 
 
 def _summary(truth: np.ndarray, probabilities: np.ndarray, score, metric: str) -> dict:
