@@ -38,8 +38,18 @@ def train(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="dotted overrides, e.g. train.lr=3e-5")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the latest complete checkpoint of the run")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
+    folds: Annotated[Optional[int], typer.Option(min=2, help="K-fold cross-validation: K runs (fold-1/ ...), each "
+                                                             "holding out one stratified K-th of the training "
+                                                             "file, and their mean, spread and 95% interval")]
+           = None,
 ):
     """Fine-tune a model as CONFIG says; writes the run folder (model/, metrics.json, report.html)."""
+    if folds:
+        from tailor.api import cross_validate
+
+        result = cross_validate(config, overrides or [], folds=folds, resume=resume, overwrite=overwrite)
+        _print_folds_summary(result.dir, result.metrics)
+        return
     from tailor.api import train as run_training
 
     result = run_training(config, overrides or [], resume=resume, overwrite=overwrite)
@@ -283,6 +293,24 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
     for sample in metrics.get("samples", [])[:3]:
         typer.echo(f"\n> {sample['prompt']}\n  before: {_one_line(sample['base'])}\n  after:  {_one_line(sample['tuned'])}")
     typer.echo(f"\nrun folder: {run_dir}  (report: {run_dir / 'report.html'})")
+
+
+def _print_folds_summary(root: Path, summary: dict) -> None:
+    """Each fold's held-out scores, then the mean +- sd and the 95% interval per model."""
+    if not summary:
+        return
+    names = [n for n in summary["metrics"] if n in summary["summary"].get("eval", {})]
+    typer.echo(f"\n{'':40}" + "".join(f"{name:>22}" for name in names))
+    for row in summary["per_fold"]:
+        typer.echo(f"{'fold %d (%d held out)' % (row['fold'], row['eval_examples']):40}" +
+                   "".join(f"{row.get(name, float('nan')):22.4f}" for name in names))
+    for split, scores in summary["summary"].items():
+        typer.echo(f"{summary['labels'][split][:40]:40}" + "".join(
+            f"{'%.4f +- %.4f' % (scores[n]['mean'], scores[n]['std']) if n in scores else '':>22}" for n in names))
+        typer.echo(f"{'  95% interval (t, over folds)':40}" + "".join(
+            f"{'%.3f-%.3f' % tuple(scores[n]['ci95']) if n in scores else '':>22}" for n in names))
+    typer.echo(f"\nfolds: {root}/fold-1 ... fold-{summary['folds']}  (summary: {root / 'metrics.json'}, "
+               f"report: {root / 'report.html'})")
 
 
 def _one_line(text: str, width: int = 150) -> str:

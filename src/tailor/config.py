@@ -142,6 +142,10 @@ class TrainSection(Section):
     seed: int = 42
     early_stopping_patience: int | None = Field(2, ge=1, description="evaluations without improvement before "
                                                                       "stopping; null turns it off")
+    restore_best: bool = Field(True, description="at the end, go back to the checkpoint that scored best on the "
+                                                 "evaluation split (false: keep the model of the last step; "
+                                                 "--folds sets false, because a fold's evaluation split is also "
+                                                 "the one that scores it)")
     optimizer: Literal["adamw_torch_fused", "adamw_torch", "adafactor", "sgd", "rmsprop"] = Field(
         "adamw_torch_fused", description="AdamW in one fused kernel per step (torch >= 2.4, CPU and GPU): same "
                                          "update, about 25% faster steps at batch 8 on a 2-core CPU; or AdamW "
@@ -174,6 +178,13 @@ class TrainSection(Section):
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32; on a CPU a task may have "
                             "measured otherwise (image classification: fp32 with channels-last weights)")
+
+    @model_validator(mode="after")
+    def _early_stopping_restores(self):
+        if not self.restore_best and self.early_stopping_patience:
+            raise ValueError("early stopping goes back to the best checkpoint; with restore_best: false set "
+                             "early_stopping_patience: null")
+        return self
 
 
 class EvalSection(Section):

@@ -9,6 +9,9 @@
       report.html                 curves, confusion matrix, per-class table (opens offline)
       answering/                  made when first answering: precision.json (what `--precision auto`
                                   checked and chose), int8/ (the int8 graph)
+
+A `--folds` run holds one run folder per fold (fold-1/ ...), a search one per trial (trial-0/ ...),
+beside its summary config.yaml, metrics.json and report.html.
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ class RunDir:
         """Our config.yaml, and nothing in the folder that a run does not write (so a run stopped
         before its first checkpoint can be replaced, but a folder of the user's own files cannot)."""
         ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.answering}
-        return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.")
-                                            for p in self.dir.iterdir())
+        return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.") or
+                                            _is_part(p) for p in self.dir.iterdir())
 
     def require_model(self) -> Path:
         saved = [p for p in self.model.iterdir() if p.name != "README.md"] if self.model.is_dir() else []
@@ -89,6 +92,15 @@ class RunDir:
         if not self.config.exists():
             raise RunError(f"{self.dir}: config.yaml is missing; is this a tailor run folder?")
         return self.model
+
+
+def _is_part(path: Path) -> bool:
+    """A run folder inside a run: a fold of `--folds`, a trial of `tailor search`."""
+    return path.is_dir() and path.name.startswith(PART_PREFIXES) and RunDir(path).config.exists()
+
+
+FOLD_PREFIX, TRIAL_PREFIX = "fold-", "trial-"
+PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX)
 
 
 def require_free_output(out: Path, overwrite: bool) -> None:

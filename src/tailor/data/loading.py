@@ -37,13 +37,7 @@ def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Ex
 def load_task_data(task, cfg: Config) -> TaskData:
     """Training and evaluation examples (a file, or a held-out fraction), the test file if any,
     and the label set."""
-    from tailor.tasks.base import HasExtras, HasLabels
-
-    train = task.read(cfg.data.train, cfg)
-    notes, info = _messages(train), list(train.notes)
-    # From the whole file when part of it is held out: a class (or entity type) that the split puts
-    # only in the held-out part is still one the model must know, not an error in the user's file.
-    labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
+    train, labels, notes, info = _read_train(task, cfg)
     if isinstance(cfg.data.eval, float):
         train, evaluation, split_note = holdout_split(train, cfg.data.eval, cfg.train.seed, task.stratify_by)
         eval_source = f"held-out {cfg.data.eval:g} of {Path(cfg.data.train).name} (seed {cfg.train.seed})"
@@ -53,24 +47,78 @@ def load_task_data(task, cfg: Config) -> TaskData:
         eval_source = str(cfg.data.eval)
         notes += _messages(evaluation)
         info += evaluation.notes
-    test = None
-    if cfg.data.test is not None:
-        test = task.read(cfg.data.test, cfg, split="test")
-        notes += _messages(test)
-        info += test.notes
-    for examples in [evaluation] + ([test] if test else []):
-        if labels:
-            task.check_labels(examples, labels, cfg)
-    as_read = None
-    if cfg.data.sampling != "none":  # after the split: held-out rows are never copies of training rows
+        _check_labels(task, evaluation, labels, cfg)
+    test = _read_test(task, cfg, labels, notes, info)
+    extras = _read_extras(task, cfg)
+    return _with_training_split(task, cfg, train, TaskData(train, evaluation, labels, eval_source, notes, info=info,
+                                                           extras=extras, test=test))
+
+
+def load_fold_data(task, cfg: Config, folds: int) -> list[TaskData]:
+    """K-fold cross-validation: the training file cut into `folds` parts (stratified by label where the
+    task has one, seeded by train.seed), each part held out once while the others train. data.eval is
+    not used (each fold is scored on its held-out part); data.test, when given, is read once."""
+    from tailor.data.split import kfold_splits
+
+    whole, labels, notes, info = _read_train(task, cfg)
+    if not isinstance(cfg.data.eval, float):
+        notes.append(f"data.eval ({cfg.data.eval}) is not used with --folds: each fold is scored on its held-out "
+                     "part of the training file")
+    test = _read_test(task, cfg, labels, notes, info)
+    extras = _read_extras(task, cfg)
+    splits, split_note = kfold_splits(whole, folds, cfg.train.seed, task.stratify_by)
+    notes += [split_note] if split_note else []
+    result = []
+    for number, (train, held_out) in enumerate(splits, start=1):
+        source = f"fold {number} of {folds}: {len(held_out):,} rows of {Path(cfg.data.train).name} (seed {cfg.train.seed})"
+        fold = TaskData(train, held_out, labels, source, list(notes), info=list(info), extras=extras, test=test)
+        result.append(_with_training_split(task, cfg, train, fold))
+    return result
+
+
+def _read_train(task, cfg: Config):
+    """(training examples, label set, notes, info)."""
+    from tailor.tasks.base import HasLabels
+
+    train = task.read(cfg.data.train, cfg)
+    # From the whole file when part of it is held out: a class (or entity type) that the split puts
+    # only in the held-out part is still one the model must know, not an error in the user's file.
+    labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
+    return train, labels, _messages(train), list(train.notes)
+
+
+def _read_test(task, cfg: Config, labels: list[str], notes: list[str], info: list[str]) -> Examples | None:
+    if cfg.data.test is None:
+        return None
+    test = task.read(cfg.data.test, cfg, split="test")
+    notes += _messages(test)
+    info += test.notes
+    _check_labels(task, test, labels, cfg)
+    return test
+
+
+def _check_labels(task, examples: Examples, labels: list[str], cfg: Config) -> None:
+    if labels:
+        task.check_labels(examples, labels, cfg)
+
+
+def _read_extras(task, cfg: Config) -> dict:
+    from tailor.tasks.base import HasExtras
+
+    return task.read_extras(cfg) if isinstance(task, HasExtras) else {}
+
+
+def _with_training_split(task, cfg: Config, train: Examples, data: TaskData) -> TaskData:
+    """data.sampling rebalances the training split, after the split: held-out rows are never copies
+    of training rows."""
+    if cfg.data.sampling != "none":
         from tailor.data.sampling import balance_keys, resample
 
-        as_read = train
-        train, sampling_note = resample(train, cfg.data.sampling, balance_keys(task.targets, train), cfg.train.seed)
-        notes.append(sampling_note)
-    extras = task.read_extras(cfg) if isinstance(task, HasExtras) else {}
-    return TaskData(train, evaluation, labels, eval_source, notes, info=info, extras=extras, test=test,
-                    train_as_read=as_read)
+        data.train_as_read = train
+        data.train, sampling_note = resample(train, cfg.data.sampling, balance_keys(task.targets, train),
+                                             cfg.train.seed)
+        data.notes.append(sampling_note)
+    return data
 
 
 def _messages(examples: Examples) -> list[str]:

@@ -32,9 +32,13 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
         _notes(metrics),
         f"<h2>Run details</h2><pre>{html.escape(json.dumps(metrics.get('train', {}), indent=2))}</pre>",
     ]
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>tailor report: {html.escape(metrics['name'])}"
-            f"</title><style>{_CSS}</style></head><body>{''.join(sections)}</body></html>")
-    atomic_write_text(path, page)
+    atomic_write_text(path, page(f"tailor report: {metrics['name']}", sections))
+
+
+def page(title: str, sections: list[str]) -> str:
+    """One self-contained HTML page in the reports' style."""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>")
 
 
 def _header(metrics: dict) -> str:

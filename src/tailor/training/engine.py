@@ -168,7 +168,7 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         save_strategy=e.strategy,
         save_steps=e.steps,
         save_total_limit=cfg.output.keep_checkpoints,
-        load_best_model_at_end=True,
+        load_best_model_at_end=t.restore_best,
         metric_for_best_model=e.metric,
         greater_is_better=greater_is_better,
         logging_strategy="steps",

@@ -38,6 +38,11 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     run = RunDir(Path(cfg.output.dir))
     run.check_can_start(resume=resume, overwrite=overwrite)
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
+    return train_on(task, cfg, data, run, resume=resume, overwrite=overwrite)
+
+
+def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, overwrite: bool = False) -> RunResult:
+    """Fine-tune on data already read and checked (a whole training file, or one fold of it) into `run`."""
     check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
