@@ -81,7 +81,7 @@ def test_the_report_shows_the_most_confident_mistakes(image_config, tmp_path):
     import tailor
 
     # One step at a tiny learning rate: the model is still mostly wrong, so there are mistakes to show.
-    result = tailor.train(image_config(train={"max_steps": 1, "lr": 1e-6}))
+    result = tailor.train(image_config(train={"max_steps": 1, "lr": 1e-6}, eval={"explain_examples": 0}))
     mistakes = result.metrics["eval"]["misclassified"]
     wrong = result.metrics["eval"]["examples"] - round(result.metrics["eval"]["accuracy"] * 30)
     assert len(mistakes) == min(wrong, 16) > 0

@@ -19,6 +19,12 @@ PRECISION_HELP = ("fp32 (lossless, the default); bf16 (lossy; faster for classif
                   "(chat runs; lossy, about 5x faster decoding); or auto: the fastest lossy one that answered the "
                   "run's held-out inputs exactly as fp32, if it is faster (checked once)")
 
+# Inputs that predict and explain take alike.
+TextPairs = Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
+                                                        "order, for a run trained with data.text_pair")]
+Images = Annotated[Optional[list[Path]], typer.Option("--image", help="an image file (or a folder of them) for an "
+                                                                      "image run (repeatable)")]
+
 app = typer.Typer(help="Fine-tune a pretrained model on your own labelled data.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Inspect data before training.", no_args_is_help=True)
@@ -56,6 +62,22 @@ def train(
     _print_result_summary(result.dir, result.metrics)
 
 
+@app.command()
+def search(
+    config: Annotated[Path, typer.Argument(help="YAML config file with a search: section")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="dotted overrides, e.g. train.epochs=1")] = None,
+    trials: Annotated[Optional[int], typer.Option(min=1, help="finished trials the study should reach (default: "
+                                                              "search.trials); the same command again continues it")]
+            = None,
+    overwrite: Annotated[bool, typer.Option(help="delete the output folder and the study, and start over")] = False,
+):
+    """Search settings with Optuna (search.space); each trial a run scored on the evaluation split."""
+    from tailor.api import search as run_search
+
+    result = run_search(config, overrides or [], trials=trials, overwrite=overwrite)
+    _print_search_summary(result.dir, result.summary)
+
+
 @app.command("eval")
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`, or an ONNX export")],
@@ -63,25 +85,31 @@ def evaluate(
     output: Annotated[Optional[Path], typer.Option(help="also write the metrics to this JSON file")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="rows per batch (default: the run's "
                                                                "eval.batch_size)")] = None,
+    robustness: Annotated[bool, typer.Option("--robustness", help="text classification: also score copies of the "
+                                                                  "file with characters mistyped, words deleted "
+                                                                  "and words swapped for synonyms (labels kept), "
+                                                                  "beside the clean scores")] = False,
+    noise_rate: Annotated[float, typer.Option(min=0, max=1, help="--robustness: share of each text's words "
+                                                                  "changed (at least one)")] = 0.1,
 ):
     """Metrics of a trained run on another labelled file."""
     from tailor.api import evaluate as run_evaluation
     from tailor.io import atomic_write_json
 
-    metrics = run_evaluation(run_dir, data, batch_size=batch_size)
+    metrics = run_evaluation(run_dir, data, batch_size=batch_size, robustness=robustness, noise_rate=noise_rate)
     if output:
         atomic_write_json(output, metrics)
     _print_metrics(metrics)
+    if "robustness" in metrics:
+        _print_robustness(metrics["robustness"])
 
 
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="run folder written by `tailor train`, or an ONNX export")],
     text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text, or a prompt for a chat run (repeatable)")] = None,
-    text_pair: Annotated[Optional[list[str]], typer.Option("--text-pair", help="the second text of each --text, in "
-                                                            "order, for a run trained with data.text_pair")] = None,
-    image: Annotated[Optional[list[Path]], typer.Option("--image", help="an image file (or a folder of them) for "
-                                                                     "an image run (repeatable)")] = None,
+    text_pair: TextPairs = None,
+    image: Images = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="file of inputs (same text or image column as "
                                                               "training; CoNLL for token classification; a folder "
                                                               "of images)")] = None,
@@ -114,6 +142,32 @@ def predict(
     else:
         for answer in answers:
             typer.echo(json.dumps(answer, ensure_ascii=False))
+
+
+@app.command()
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="run folder of a text or image classification run")],
+    text: Annotated[Optional[list[str]], typer.Option("--text", help="an input text (repeatable)")] = None,
+    text_pair: TextPairs = None,
+    image: Images = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="file of inputs (same text or image column as "
+                                                              "training; a folder of images)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="the HTML page to write (default: "
+                                                            "explanations.html in this folder)")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="integrated gradients' steps (more: a closer integral, "
+                                                   "slower)")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="explain at most this many inputs of --data")] = 20,
+):
+    """Which words or pixels drove a run's answers (integrated gradients): an HTML page with the words
+    highlighted or a heat map over each image; one JSON line per input with the words that weighed most."""
+    from tailor.api import explain as run_explain
+    from tailor.evaluation.explanations import brief
+
+    page, explained = run_explain(run_dir, texts=text, text_pairs=text_pair, images=image, data=data, out=out,
+                                  steps=steps, limit=limit)
+    typer.echo(f"wrote {page}", err=True)
+    for explanation in explained:
+        typer.echo(json.dumps(brief(explanation), ensure_ascii=False))
 
 
 @app.command()
@@ -311,6 +365,40 @@ def _print_folds_summary(root: Path, summary: dict) -> None:
             f"{'%.3f-%.3f' % tuple(scores[n]['ci95']) if n in scores else '':>22}" for n in names))
     typer.echo(f"\nfolds: {root}/fold-1 ... fold-{summary['folds']}  (summary: {root / 'metrics.json'}, "
                f"report: {root / 'report.html'})")
+
+
+def _print_robustness(result: dict) -> None:
+    """Clean scores, then each changed copy's with its difference from them."""
+    clean = result["clean"]
+    typer.echo(f"\nrobustness: about {result['rate']:.0%} of each text's words changed (at least one); synonyms "
+               f"from {result['synonyms']}")
+    typer.echo(f"{'':10}" + "".join(f"{name:>22}" for name in clean) + f"{'texts changed':>15}")
+    for key, scores in result.items():
+        if isinstance(scores, dict):
+            cells = [f"{scores[n]:.4f}" + ("" if key == "clean" else f" ({scores[n] - clean[n]:+.4f})") for n in clean]
+            changed = f"{scores['changed']:.0%}" if "changed" in scores else ""
+            typer.echo(f"{key:10}" + "".join(f"{cell:>22}" for cell in cells) + f"{changed:>15}")
+
+
+def _print_search_summary(root: Path, summary: dict) -> None:
+    """Every trial of the study (values, score, state), the verdict, and data.test's single score."""
+    keys = list(summary["space"])
+    typer.echo("\n" + f"{'trial':>8}" + "".join(f"{k[-18:]:>20}" for k in keys) + f"{summary['metric']:>12}  state")
+    for row in summary["trials"]:
+        values = "".join(f"{_short(row['params'].get(k)):>20}" for k in keys)
+        value = f"{row['value']:12.4f}" if isinstance(row["value"], float) else f"{'-':>12}"
+        typer.echo(f"{row['number']:>8}{values}{value}  {row['state'].lower()}" + (" (config as written)"
+                                                                                   if row.get("default") else ""))
+    typer.echo(f"\n{summary['verdict']}")
+    test = summary.get("test")
+    if test:
+        typer.echo(test.get("note") or "best trial on data.test (scored once): " + ", ".join(
+            f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float)))
+    typer.echo(f"\nbest config: {root / 'best.yaml'}  (report: {root / 'report.html'})")
+
+
+def _short(value) -> str:
+    return "-" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _one_line(text: str, width: int = 150) -> str:

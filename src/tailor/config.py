@@ -159,6 +159,18 @@ class TrainSection(Section):
                                                                       "unset: one rate for all)")
     l1: float = Field(0.0, ge=0, description="L1 penalty beside weight decay: this x the sum of absolute values of "
                                              "the trained weight matrices is added to the loss (sparser weights)")
+    adversarial: Literal["none", "fgm", "pgd"] = Field(
+        "none", description="adversarial training on the input token embeddings (text tasks), for robustness to "
+                            "small changes of wording (`tailor eval --robustness` measures it): each step also "
+                            "trains on the batch with its word embeddings pushed in the direction that raises the "
+                            "loss most. fgm = one push of norm train.adversarial_epsilon (Miyato et al. 2017; a "
+                            "step costs about 2x); pgd = train.adversarial_steps pushes of train.adversarial_alpha "
+                            "each, kept within epsilon (Madry et al. 2018; about (steps + 1)x)")
+    adversarial_epsilon: float = Field(1.0, gt=0, description="L2 norm of the push (fgm) or its bound (pgd), over "
+                                                             "all tokens and dimensions of a row's word embeddings")
+    adversarial_steps: int = Field(3, ge=1, description="train.adversarial=pgd: pushes before the loss is taken")
+    adversarial_alpha: float = Field(0.3, gt=0, description="train.adversarial=pgd: L2 norm of each push (the sum "
+                                                           "is projected back onto train.adversarial_epsilon)")
     freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
                                                       "words absent from your data keep their pretrained meaning, "
                                                       "and steps are faster (no update of the largest matrix); "
@@ -178,6 +190,7 @@ class TrainSection(Section):
         "auto", description="auto = bf16 mixed precision where the hardware computes bf16 natively "
                             "(CPU with AVX512-BF16/AMX, recent GPUs), else fp32; on a CPU a task may have "
                             "measured otherwise (image classification: fp32 with channels-last weights)")
+
 
     @model_validator(mode="after")
     def _early_stopping_restores(self):
@@ -208,6 +221,10 @@ class EvalSection(Section):
                             "log-loss; Guo et al. 2017), so the probabilities mean what they say; never changes "
                             "which class wins. Folded into the saved model; expected calibration error before and "
                             "after is reported on data.test when given, else on the evaluation split")
+    explain_examples: int = Field(4, ge=0, description="evaluation examples report.html explains (which words or "
+                                                       "pixels drove the answer; integrated gradients), half of them "
+                                                       "wrong answers where there are any; text and image "
+                                                       "classification; 0 turns it off")
 
     @field_validator("threshold")
     @classmethod
@@ -219,6 +236,46 @@ class EvalSection(Section):
 class OutputSection(Section):
     dir: Path | None = Field(None, description="run folder; default runs/<config file name>")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
+
+
+class SearchRange(Section):
+    """A numeric range of search.space: integers when low and high are (and step, if given)."""
+
+    low: int | float
+    high: int | float
+    log: bool = Field(False, description="sample on a log scale (learning rates, weight decay)")
+    step: int | float | None = Field(None, gt=0, description="sample on a grid of this spacing (what "
+                                                             "search.sampler=grid needs of a range)")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low < self.high:
+            raise ValueError(f"a range needs low < high (got low {self.low}, high {self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        return self
+
+
+class SearchSection(Section):
+    """`tailor search`: which settings to try (Optuna), and where the study lives."""
+
+    space: dict[str, SearchRange | list[Any]] = Field(
+        default_factory=dict, description="the settings to search, by dotted key: a range {low, high, log, step} "
+                                          "or a list of choices, e.g. {train.lr: {low: 1e-5, high: 1e-3, log: true}, "
+                                          "train.batch_size: [8, 16, 32]}")
+    trials: int = Field(20, gt=0, description="finished trials the study should reach (--trials overrides); "
+                                              "several processes on one study share the count")
+    sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = Field(
+        "tpe", description="how Optuna picks the next trial: tpe (Bayesian, the default), random, grid (every "
+                           "combination of lists and stepped ranges), cmaes (numeric ranges), nsga2 (genetic)")
+    pruner: Literal["median", "none"] = Field(
+        "median", description="stop a trial whose evaluation metric at an evaluation is worse than the median of "
+                              "earlier trials at the same point (after 2 trials and its first evaluation); none")
+    storage: str | None = Field(None, description="Optuna storage URL shared by every process of the search; "
+                                                  "default sqlite:///<config folder>/<config name>.search.db")
+    study: str | None = Field(None, description="study name; default: the config file's name (not output.dir, so "
+                                                "processes with different output folders join one study)")
+    seed: int | None = Field(None, description="the sampler's seed; default train.seed")
 
 
 class Config(Section):
@@ -234,6 +291,7 @@ class Config(Section):
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
     output: OutputSection = OutputSection()
+    search: SearchSection = SearchSection()
     vars: dict[str, str] = Field(default_factory=dict, description="values for {placeholders} in the data "
                                  "files; set one from the command line as NAME=value")
 
@@ -246,6 +304,24 @@ class Config(Section):
     def _train_file_given(self):
         if self.data.train is None:
             raise ValueError("data.train is required: the file with your labelled training examples")
+        return self
+
+    @model_validator(mode="after")
+    def _adversarial_needs_token_inputs(self):
+        """Refused before any data is read: the push acts on the embeddings of input tokens, in the engine's steps."""
+        from tailor.tasks import TASKS, task_class
+
+        mode = self.train.adversarial
+        if mode == "none" or self.task not in TASKS:
+            return self
+        kind = task_class(self.task).processor_kind
+        if kind != "tokenizer":
+            raise ValueError(f"train.adversarial={mode} pushes the embeddings of input tokens: for text tasks (text "
+                             f"and token classification, chat); task {self.task} reads its inputs with an {kind}, "
+                             "not a tokenizer")
+        if self.train.strategy == "few-shot":
+            raise ValueError(f"train.adversarial={mode}: not with train.strategy=few-shot (its contrastive stage "
+                             "trains on pairs of texts, not in the engine's steps)")
         return self
 
     @property

@@ -80,7 +80,8 @@ class RunDir:
     def looks_like_a_run(self) -> bool:
         """Our config.yaml, and nothing in the folder that a run does not write (so a run stopped
         before its first checkpoint can be replaced, but a folder of the user's own files cannot)."""
-        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.answering}
+        ours = {self.config, self.checkpoints, self.model, self.metrics, self.history, self.report, self.answering,
+                self.dir / BEST_CONFIG}
         return self.config.exists() and all(p in ours or p.name.startswith(f".{self.model.name}.") or
                                             _is_part(p) for p in self.dir.iterdir())
 
@@ -100,6 +101,7 @@ def _is_part(path: Path) -> bool:
 
 
 FOLD_PREFIX, TRIAL_PREFIX = "fold-", "trial-"
+BEST_CONFIG = "best.yaml"  # what a search leaves beside its trials
 PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX)
 
 

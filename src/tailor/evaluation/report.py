@@ -29,6 +29,7 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
         _comparison_table(metrics, names),
         figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]))),
         *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
+        _explained(metrics),
         _notes(metrics),
         f"<h2>Run details</h2><pre>{html.escape(json.dumps(metrics.get('train', {}), indent=2))}</pre>",
     ]
@@ -161,6 +162,101 @@ def samples_table(samples: list[dict] | None) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _explained(metrics: dict) -> str:
+    explained = metrics.get("explained")
+    if not explained:
+        return ""
+    return ("<h2>Why the model answered so</h2><p>A few evaluation examples, wrong answers and right ones (the "
+            "most confident of each first; eval.explain_examples sets how many).</p>" + explanations_html(explained))
+
+
+def explanations_html(explained: list[dict]) -> str:
+    """Explanations (evaluation/explanations.py) as HTML: words highlighted by their contribution, or a
+    heat map over the image, under a legend; shared by report.html and `tailor explain`'s page."""
+    if not explained:
+        return ""
+    return _legend(explained) + "".join(_explanation(item) for item in explained)
+
+
+_TOWARDS, _AGAINST = (214, 39, 40), (31, 119, 180)  # red and blue, as the heat map's colours go
+
+
+def _legend(explained: list[dict]) -> str:
+    from tailor.evaluation.explanations import IMAGE_BASELINE, TEXT_BASELINE
+
+    steps = ", ".join(sorted({str(item["steps"]) for item in explained}))
+    kinds = sorted({"heatmap" in item for item in explained})
+    baseline = "; ".join(f"images: {IMAGE_BASELINE}" if images else f"texts: {TEXT_BASELINE}" for images in kinds)
+    return (f"<p class='legend'>{_swatch(_TOWARDS, 'red')} pushed the answer towards the predicted label, "
+            f"{_swatch(_AGAINST, 'blue')} away from it; the stronger the colour, the larger the contribution to the "
+            "logit of the predicted label (hover over a word for its value). Integrated gradients (Captum), "
+            f"{steps} steps from a baseline input that says nothing ({html.escape(baseline, quote=False)}); the "
+            "contributions to an answer add up to logit(input) - logit(baseline), up to the integral's error "
+            "shown.</p>")
+
+
+def _swatch(rgb: tuple, text: str, alpha: float = 0.7, title: str = "") -> str:
+    hover = f" title='{title}'" if title else ""
+    return f"<span class='w'{hover} style='background:rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha:.2f})'>{text}</span>"
+
+
+def _explanation(item: dict) -> str:
+    label = html.escape(str(item["label"]))
+    verdict = ""
+    if "true" in item:
+        right = str(item["true"]) == str(item["label"])
+        verdict = (f" &middot; true label <b>{html.escape(str(item['true']))}</b> "
+                   f"<span class='{'right' if right else 'wrong'}'>{'right' if right else 'wrong'}</span>")
+    if "heatmap" in item:
+        source, total = f"<code>{html.escape(item['image'])}</code> &middot; ", sum(map(sum, item["heatmap"]))
+        body = figure("", _heatmap_png(item))
+    else:
+        words = item["attributions"] + item.get("pair_attributions", [])
+        peak = max((abs(score) for _, score in words), default=0.0) or 1.0
+        source, total = "", sum(score for _, score in words)
+        body = "".join(f"<p class='text'>{_highlighted(item[text], item[scores], peak)}</p>" for text, scores in
+                       (("text", "attributions"), ("text_pair", "pair_attributions")) if text in item)
+    return (f"<div class='explained'><p>{source}predicted <b>{label}</b> ({item['score']:.3f}){verdict}</p>{body}"
+            f"<p><small>contributions to the logit of {label} add up to {total:+.4g} (integral's error "
+            f"{item['delta']:.2g})</small></p></div>")
+
+
+def _highlighted(text: str, words: list, peak: float) -> str:
+    """The text as written, each word shaded by its score (its value on hover)."""
+    parts, at = [], 0
+    for word, score in words:
+        start = text.find(word, at)
+        if start < 0:  # cannot happen for words cut from this text; shown plain rather than dropped
+            continue
+        parts += [html.escape(text[at:start]), _swatch(_TOWARDS if score >= 0 else _AGAINST, html.escape(word),
+                                                       0.8 * abs(score) / peak, f"{score:+.4g}")]
+        at = start + len(word)
+    return "".join(parts) + html.escape(text[at:])
+
+
+def _heatmap_png(item: dict) -> str:
+    """The model's view of the image, beside it in grey (so the colours of the heat map read as
+    contributions, not as the image's) under the heat map: red towards the label, blue away, opaque
+    where the contribution is large and clear where there is none."""
+    import numpy as np
+    from PIL import Image
+
+    view = Image.open(io.BytesIO(base64.b64decode(item["view_jpeg"])))
+    heat = np.asarray(item["heatmap"], dtype=float)
+    peak = float(np.abs(heat).max()) or 1.0
+    fig, (left, right) = plt.subplots(1, 2, figsize=(5.6, 3.0))
+    left.imshow(view)
+    right.imshow(view.convert("L"), cmap="gray", vmin=0, vmax=255)
+    for axis in (left, right):
+        axis.axis("off")
+    width, height = view.size
+    right.imshow(heat, cmap="bwr", vmin=-peak, vmax=peak, alpha=np.clip(0.85 * np.abs(heat) / peak, 0, 1),
+                 extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    left.set_title("the model's view", fontsize=9)
+    right.set_title(f"contributions to {item['label']}", fontsize=9)
+    return png(fig)
+
+
 def _notes(metrics: dict) -> str:
     notes = metrics.get("data", {}).get("notes") or []
     if not notes:
@@ -278,4 +374,7 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}
 pre{background:#f7f7f7;padding:1em;overflow:auto}td.text{text-align:left;vertical-align:top;white-space:pre-wrap;
-max-width:300px}p.warning{background:#fff3cd;border:1px solid #e0b000;padding:.6em 1em}"""
+max-width:300px}p.warning{background:#fff3cd;border:1px solid #e0b000;padding:.6em 1em}
+span.w{padding:1px 2px;border-radius:3px}div.explained{border-top:1px solid #ddd;padding:.3em 0}
+p.text{font-size:1.1em;line-height:1.8;white-space:pre-wrap}span.right{color:#1a7f37;font-weight:bold}
+span.wrong{color:#c62828;font-weight:bold}p.legend{background:#f7f7f7;padding:.6em 1em}"""

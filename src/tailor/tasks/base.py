@@ -176,6 +176,14 @@ class HasReportSections(Protocol):
         """(title, html) sections of report.html beyond the shared ones (curves, comparison, notes)."""
 
 
+@runtime_checkable
+class HasExplanations(Protocol):
+    def explain(self, model, processor, examples: Examples, cfg: Config, *, steps: int = 50) -> list[dict]:
+        """`tailor explain` and report.html: for each example, the answer and what in the input drove it
+        (plain JSON-able dicts; evaluation/explanations.py). Classifiers only: the report picks the
+        examples it explains from the task's `scored()`."""
+
+
 def class_loss_for(cfg: Config, labels: list[str], targets: list[str]) -> LossFn:
     """The loss of a task that learns classes or tags, as train.class_weights and train.loss say;
     `targets`: every training target (a label per row, a tag per word), counted for `auto` weights."""

@@ -183,6 +183,12 @@ class ImageClassification(OneLabelPerInput):
         register_own_architectures()
         return _channels_last(AutoModelForImageClassification.from_pretrained(folder, **load_kwargs))
 
+    def explain(self, model, processor, examples: Examples, cfg: Config, *, steps: int = 50) -> list[dict]:
+        """A heat map of each region's contribution to the logit of the predicted label."""
+        from tailor.evaluation.explanations import explain_images
+
+        return explain_images(model, processor, examples.columns["image"], examples.get("label"), steps=steps)
+
     def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics
 

@@ -145,6 +145,13 @@ class TextClassification(OneLabelPerInput):
 
         return class_sections(metrics)
 
+    def explain(self, model, tokenizer, examples: Examples, cfg: Config, *, steps: int = 50) -> list[dict]:
+        """Each word's contribution (both texts' words for a pair) to the logit of the predicted label."""
+        from tailor.evaluation.explanations import explain_texts
+
+        return explain_texts(model, tokenizer, examples.columns["text"], examples.get("text_pair"),
+                             cfg.data.max_length, examples.get("label"), steps=steps)
+
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 

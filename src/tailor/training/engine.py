@@ -27,6 +27,7 @@ from tailor.console import say
 from tailor.distributed import barrier, is_main_process
 from tailor.io import atomic_write_text
 from tailor.runs import save_folder_atomically
+from tailor.training.adversarial import Adversary, adversary_for
 from tailor.training.batching import Batching, TokenBudgetBatchSampler, batching_for
 from tailor.training.inference import length_order
 from tailor.training.optimizers import l1_penalty, layerwise_groups, optim_args
@@ -55,7 +56,7 @@ class FitResult:
 
 
 def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoint_dir: Path,
-        resume: bool = False) -> FitResult:
+        resume: bool = False, callbacks: tuple = ()) -> FitResult:
     """Train with the best checkpoint restored at the end. `resume` continues from the latest
     complete checkpoint. The task supplies the collator, the metrics logged at each evaluation (or
     none: then the eval loss decides) and optionally a loss that replaces the model's own."""
@@ -72,7 +73,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
     say(batching.describe(cfg.train.grad_accum))
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
                               batching, loss_only=compute_metrics is None)
-    callbacks = [LossProgressCallback()]
+    callbacks = [LossProgressCallback(), *callbacks]
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
     trainer = CheckpointSafeTrainer(model=model, args=args, train_dataset=train_set.dataset,
@@ -82,6 +83,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
                                     processing_class=processor, callbacks=callbacks)
     trainer.use_task_loss(task.loss(cfg, data))
     trainer.layer_lr_decay, trainer.l1 = cfg.train.layer_lr_decay, cfg.train.l1
+    trainer.adversary = adversary_for(cfg.train, model)
     trainer.train_lengths = train_set.lengths
     trainer.batching = batching
     # Our bar replaces the stock one, which prints every log as a raw dict.
@@ -275,6 +277,33 @@ class CheckpointSafeTrainer(Trainer):
     task_loss = None  # a task's own loss: (model, inputs, num_items_in_batch) -> (loss, outputs or None)
     layer_lr_decay: float | None = None  # train.layer_lr_decay
     l1: float = 0.0  # train.l1
+    adversary: Adversary | None = None  # train.adversarial
+    _adversarial_pass = False
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """With train.adversarial, the clean and the adversarial pass are each transformers' own step (its
+        scaling for accumulation, mixed precision and gradient sync apply to both); the clean loss is logged."""
+        if self.adversary is None:
+            return super().training_step(model, inputs, num_items_in_batch)
+        inputs = self._prepare_inputs(inputs)
+        stock_step = super().training_step
+
+        def forward_backward(adversarial: bool):
+            self._adversarial_pass = adversarial  # train.l1's penalty goes with the clean loss only
+            return stock_step(model, inputs, num_items_in_batch)
+
+        def forward():
+            self._adversarial_pass = True
+            with self.compute_loss_context_manager():
+                return self.compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
+
+        try:
+            clean, _ = self.adversary.step(self.accelerator.unwrap_model(model).get_input_embeddings(),
+                                           inputs.get("attention_mask"), forward_backward, forward,
+                                           lambda: self.accelerator.no_sync(model))
+        finally:
+            self._adversarial_pass = False
+        return clean
 
     def create_optimizer(self, model=None):
         """transformers' optimizer, with one group per layer's learning rate under train.layer_lr_decay."""
@@ -345,7 +374,7 @@ class CheckpointSafeTrainer(Trainer):
             # num_items_in_batch counts every process's items, and DDP averages gradients over the
             # processes: scaled back as transformers does for a model's own loss.
             loss = loss * self.accelerator.num_processes
-        if self.l1 and model.training:
+        if self.l1 and model.training and not self._adversarial_pass:
             loss = loss + self._l1_term(model)
         return (loss, outputs if outputs is not None else {"loss": loss}) if return_outputs else loss
 

@@ -7,16 +7,26 @@ from pathlib import Path
 from tailor.verbs.common import load_run
 
 
-def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = None) -> dict:
-    """Metrics of a trained run on another labelled file (same column names as in training)."""
+def evaluate(run_dir: str | Path, data: str | Path, *, batch_size: int | None = None, robustness: bool = False,
+             noise_rate: float = 0.1) -> dict:
+    """Metrics of a trained run on another labelled file (same column names as in training).
+    `robustness`: also the headline metrics on copies of the file with about `noise_rate` of each
+    text's words changed (mistyped, deleted, swapped for synonyms), under metrics["robustness"]."""
+    from tailor.evaluation import robustness as noise
     from tailor.tasks.base import HasLabels
 
+    if robustness:
+        noise.check_rate(noise_rate)
     cfg, task, model, processor = load_run(run_dir)
+    if robustness:
+        noise.check_applies(task)
     examples = task.read(Path(data), cfg, split="test")
     if isinstance(task, HasLabels):
         config = model.config  # the labels the model learned, in the order of its outputs
         task.check_labels(examples, [config.id2label[i] for i in range(config.num_labels)], cfg)
-    metrics = task.evaluate(model, processor, examples, cfg, batch_size or cfg.eval.batch_size)
+    batch_size = batch_size or cfg.eval.batch_size
+    metrics = task.evaluate(model, processor, examples, cfg, batch_size)
+    if robustness:
+        metrics["robustness"] = noise.robustness(task, model, processor, examples, cfg, batch_size, metrics, noise_rate)
     metrics["data"] = str(data)
     return metrics
-

@@ -66,11 +66,13 @@ def cross_validate(config: str | Path | Config, overrides: list[str] = (), *, fo
 
 
 def fold_settings(cfg: Config, folder: Path) -> Config:
-    """A fold's config: its own folder, the configured epochs in full, the last model kept."""
+    """A fold's config: its own folder, the configured epochs in full, the last model kept, no
+    explained examples in its report."""
     fold = cfg.model_copy(deep=True)
     fold.output.dir = folder
     fold.train.early_stopping_patience = None  # before restore_best: the config checks them together
     fold.train.restore_best = False
+    fold.eval.explain_examples = 0  # seconds per fold for a page nobody opens; the summary is what is read
     return fold
 
 

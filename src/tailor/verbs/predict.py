@@ -18,32 +18,43 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
     input answered `samples` times with dropout on; mean probabilities and their spread."""
     if uncertainty not in (None, "mc-dropout"):
         raise ConfigError(f"--uncertainty {uncertainty}: the method is mc-dropout")
-    from tailor.serving.answerer import examples_from_texts, load_answerer
+    from tailor.serving.answerer import load_answerer
 
+    check_inputs("predict", texts, images, data)
+    answerer = load_answerer(run_dir, precision)
+    answerer.with_generation(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+    examples = read_inputs(answerer.task, answerer.cfg, texts, text_pairs, images, data)
+    return answerer.predict(examples, batch_size, mc_samples=samples if uncertainty else None)
+
+
+def check_inputs(verb: str, texts: list[str] | None, images: list | None, data: str | Path | None) -> None:
+    """One kind of input, and a --data path that exists: said before the model takes seconds to load."""
     if not texts and not images and data is None:
-        raise ConfigError("predict: give texts (--text \"...\", repeatable), images (--image PATH, repeatable) or "
+        raise ConfigError(f"{verb}: give texts (--text \"...\", repeatable), images (--image PATH, repeatable) or "
                           "a file or folder of inputs (--data PATH)")
     given = [flag for flag, value in (("--text", texts), ("--image", images), ("--data", data)) if value]
     if len(given) > 1:
-        raise ConfigError(f"predict: give one kind of input, not {' and '.join(given)}")
-    if data is not None and not Path(data).exists():  # said before the model takes seconds to load
+        raise ConfigError(f"{verb}: give one kind of input, not {' and '.join(given)}")
+    if data is not None and not Path(data).exists():
         from tailor.data.readers import suggest_sibling
         from tailor.errors import DataError
 
         raise DataError(data, "file not found", suggest_sibling(Path(data)))
-    answerer = load_answerer(run_dir, precision)
-    answerer.with_generation(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-    cfg, task = answerer.cfg, answerer.task
+
+
+def read_inputs(task, cfg, texts: list[str] | None, text_pairs: list[str] | None, images: list | None,
+                data: str | Path | None):
+    """The inputs as the run's task reads them (no labels needed): texts or images as the run takes."""
+    from tailor.serving.answerer import examples_from_texts
+
     reads_images = "image" in task.columns
     if data is None and bool(images) != reads_images:
         given, wanted = ("--image", "--text") if images else ("--text", "--image")
         raise ConfigError(f"this {task.name} run takes its inputs with {wanted}, not {given}")
     if data is not None:
-        examples = task.read(Path(data), cfg, targets=False)
-    elif images:
+        return task.read(Path(data), cfg, targets=False)
+    if images:
         from tailor.data.images import images_from_paths
 
-        examples = images_from_paths(list(images))
-    else:
-        examples = examples_from_texts(list(texts or []), text_pairs, cfg.data.text_pair)
-    return answerer.predict(examples, batch_size, mc_samples=samples if uncertainty else None)
+        return images_from_paths(list(images))
+    return examples_from_texts(list(texts or []), text_pairs, cfg.data.text_pair)

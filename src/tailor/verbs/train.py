@@ -41,8 +41,10 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     return train_on(task, cfg, data, run, resume=resume, overwrite=overwrite)
 
 
-def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, overwrite: bool = False) -> RunResult:
-    """Fine-tune on data already read and checked (a whole training file, or one fold of it) into `run`."""
+def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, overwrite: bool = False,
+             callbacks: tuple = ()) -> RunResult:
+    """Fine-tune on data already read and checked (a whole training file, or one fold of it) into `run`;
+    `callbacks`: more transformers TrainerCallbacks (a search trial's pruning)."""
     check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
@@ -65,7 +67,8 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
     else:
         from tailor.training.engine import fit, save_trained_model
 
-        result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume)
+        result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume,
+                     callbacks=callbacks)
         save_trained_model(result.trainer, run.model, finish=lambda folder: task.finish_saved_model(
             folder, result.trainer.model, processor, rebuild))
     # The tuned weights are on disk: free them (and the optimizer) before model/ is loaded back to be
@@ -114,7 +117,7 @@ def _build(task, source, cfg: Config, data):
 def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, result, trainable, notes, train_set) -> dict:
     """The saved model, loaded back from model/, on the eval (and test) data, beside the baselines:
     what is scored is exactly what the user gets."""
-    from tailor.tasks.base import HasBaselines, HasSamples
+    from tailor.tasks.base import HasBaselines, HasExplanations, HasSamples
 
     from tailor.verbs.common import on_device
 
@@ -131,6 +134,8 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
         metrics["test"] = {"data": str(cfg.data.test), **task.evaluate(model, processor, data.test, cfg, batch)}
     if isinstance(task, HasSamples):
         metrics["samples"] = task.samples(model, processor, data, cfg, source.location)
+    if isinstance(task, HasExplanations) and cfg.eval.explain_examples > 0:
+        metrics["explained"] = _explained(task, model, processor, data.eval, cfg)
     processes = world_size()
     metrics["train"] = {
         "steps": result.global_step, "runtime_s": round(result.runtime_s, 1),
@@ -150,6 +155,16 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
                        # truncated or dropped (classification, chat), or split into windows (tagging)
                        "train_examples_not_whole": train_set.fit.count}
     return metrics
+
+
+def _explained(task, model, processor, examples, cfg: Config) -> list[dict]:
+    """eval.explain_examples evaluation examples explained for the report, wrong answers among them."""
+    from tailor.evaluation.explanations import pick_examples
+
+    say(f"explaining {cfg.eval.explain_examples} evaluation examples for the report ...")
+    truth, probabilities, _ = task.scored(model, processor, examples, cfg, cfg.eval.batch_size)
+    rows = pick_examples(truth, probabilities, cfg.eval.explain_examples)
+    return task.explain(model, processor, examples.subset(rows), cfg)
 
 
 def _mean(values: list[int]) -> float:
