@@ -342,6 +342,10 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
         if any(name in intervals for name in names):
             typer.echo(f"{'  95% interval (bootstrap)':40}" + "".join(
                 f"{'%.3f-%.3f' % tuple(intervals[name]) if name in intervals else '':>12}" for name in names))
+    if "distillation" in metrics:
+        from tailor.verbs.distill import comparison_lines
+
+        typer.echo("\n" + "\n".join(comparison_lines(metrics["distillation"])))
     for warning in metrics.get("warnings", []):
         typer.echo(f"\nWARNING: {warning}")
     for sample in metrics.get("samples", [])[:3]:

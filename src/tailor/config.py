@@ -238,6 +238,28 @@ class OutputSection(Section):
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
 
 
+class DistillSection(Section):
+    """Knowledge distillation, beside any method: the model (the student) also learns the answers of
+    a trained teacher, softened by a temperature (Hinton et al. 2015)."""
+
+    teacher: str | None = Field(None, description="a run folder of the same task (or a fine-tuned model folder or "
+                                                  "hub id) whose answers the model learns beside the labels; it "
+                                                  "must read inputs as the model does (the same tokenizer or image "
+                                                  "processor) and know every label")
+    temperature: float = Field(2.0, gt=0, description="both models' logits are divided by it before the "
+                                                      "softmax: higher shows more of the teacher's view of the "
+                                                      "wrong classes")
+    alpha: float = Field(0.5, ge=0, le=1, description="loss = alpha x temperature^2 x KL(teacher || student) + "
+                                                      "(1 - alpha) x the labels' loss (train.loss, "
+                                                      "train.class_weights)")
+    student_layers: int | None = Field(None, gt=0, description="cut the model to its first N transformer layers "
+                                                               "before training: a smaller, faster student (the "
+                                                               "embedded MiniLM has 6); with or without a teacher")
+    compare: bool = Field(True, description="with a teacher: also train the student alone (this config without "
+                                            "the teacher) into student-alone/, and compare teacher, student alone "
+                                            "and distilled student on the metric, size and latency in the report")
+
+
 class SearchRange(Section):
     """A numeric range of search.space: integers when low and high are (and step, if given)."""
 
@@ -291,6 +313,7 @@ class Config(Section):
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
     output: OutputSection = OutputSection()
+    distill: DistillSection = DistillSection()
     search: SearchSection = SearchSection()
     vars: dict[str, str] = Field(default_factory=dict, description="values for {placeholders} in the data "
                                  "files; set one from the command line as NAME=value")
@@ -472,13 +495,20 @@ def _resolve_paths(raw: dict, base_dir: Path, task: str) -> None:
             block[key] = os.path.normpath(base_dir / block[key])
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
-    # A model given as a relative folder next to the config; aliases and hub ids stay as they are.
-    if isinstance(name, str) and (name.startswith(".") or (base_dir / name).is_dir()):
+    if _is_local_folder(name, base_dir):
         resolved = str((base_dir / name).resolve())
         if isinstance(model, dict):
             model["name"] = resolved
         else:
             raw["model"] = resolved
+    distill = raw.get("distill")
+    if isinstance(distill, dict) and _is_local_folder(distill.get("teacher"), base_dir):
+        distill["teacher"] = str((base_dir / distill["teacher"]).resolve())
+
+
+def _is_local_folder(name, base_dir: Path) -> bool:
+    """A model given as a relative folder next to the config; aliases and hub ids stay as they are."""
+    return isinstance(name, str) and (name.startswith(".") or (base_dir / name).is_dir())
 
 
 def _task_path_fields(task: str) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@
                                   checked and chose), int8/ (the int8 graph)
 
 A `--folds` run holds one run folder per fold (fold-1/ ...), a search one per trial (trial-0/ ...),
-beside its summary config.yaml, metrics.json and report.html.
+beside its summary config.yaml, metrics.json and report.html; a distilled run may hold the student
+trained alone (student-alone/), a run folder too.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _is_part(path: Path) -> bool:
 
 FOLD_PREFIX, TRIAL_PREFIX = "fold-", "trial-"
 BEST_CONFIG = "best.yaml"  # what a search leaves beside its trials
-PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX)
+STUDENT_ALONE = "student-alone"  # a distilled run's student trained without its teacher (distill.compare)
+PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX, STUDENT_ALONE)
 
 
 def require_free_output(out: Path, overwrite: bool) -> None:

@@ -27,6 +27,7 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
         _header(metrics),
         _warnings(metrics),
         _comparison_table(metrics, names),
+        _distillation(metrics.get("distillation")),
         figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]))),
         *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
         _explained(metrics),
@@ -52,6 +53,20 @@ def _warnings(metrics: dict) -> str:
     """What would make a careful reader distrust the numbers below, first."""
     warnings = metrics.get("warnings") or []
     return "".join(f"<p class='warning'>&#9888; {html.escape(w)}</p>" for w in warnings)
+
+
+def _distillation(comparison: dict | None) -> str:
+    """Teacher, student alone and distilled student side by side (distill.teacher)."""
+    if not comparison:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{r['metric']:.4f}</td><td>{r['parameters']:,}</td>"
+                   f"<td>{r['size_mb']:g}</td><td>{r['latency_ms']:g}</td><td>{r['rows_per_s']:g}</td></tr>"
+                   for r in comparison["models"])
+    return (f"<h2>Distillation</h2><p>Teacher {html.escape(comparison['teacher'])}; temperature "
+            f"{comparison['temperature']:g}, alpha {comparison['alpha']:g}; scored on {comparison['data']}, "
+            "latency of one input at a time on this machine's CPU (median).</p>"
+            f"<table><tr><th>model</th><th>{html.escape(comparison['metric'])}</th><th>parameters</th><th>MB</th>"
+            f"<th>ms / input</th><th>rows / s</th></tr>{body}</table>")
 
 
 def figure(title: str, png: str | None) -> str:

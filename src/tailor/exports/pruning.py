@@ -30,14 +30,16 @@ def layer_stack(model: nn.Module) -> tuple[nn.Module, str, nn.ModuleList] | None
     return None
 
 
-def keep_bottom_layers(model: nn.Module, keep: int) -> nn.Module:
-    """The model with only its first `keep` transformer layers (in place); config updated to match."""
+def keep_bottom_layers(model: nn.Module, keep: int, setting: str = "--keep-layers") -> nn.Module:
+    """The model with only its first `keep` transformer layers (in place); config updated to match.
+    `setting`: what the user wrote `keep` as, for the errors."""
     stack = layer_stack(model)
     if stack is None:
-        raise ConfigError(f"this {model.config.model_type} model has no stack of transformer layers to drop")
+        raise ConfigError(f"{setting}: this {model.config.model_type} model has no stack of transformer layers to "
+                          "drop")
     parent, attribute, layers = stack
     if not 0 < keep < len(layers):
-        raise ConfigError(f"--keep-layers {keep}: the model has {len(layers)} layers; keep between 1 and "
+        raise ConfigError(f"{setting} {keep}: the model has {len(layers)} layers; keep between 1 and "
                           f"{len(layers) - 1}")
     setattr(parent, attribute, nn.ModuleList(list(layers)[:keep]))
     model.config.num_hidden_layers = keep

@@ -51,3 +51,30 @@ def rows_per_second(model, encoded, collate, batch_size: int, rows: int = THROUG
 
 def _inputs(batch: dict) -> dict:
     return {name: value for name, value in batch.items() if name != "labels"}
+
+
+class Measurer:
+    """One model (PyTorch or ONNX) measured on held-out rows: the run's eval metric, size on disk,
+    latency of one input and throughput at `batch_size`, all on this machine's CPU."""
+
+    def __init__(self, task, cfg, processor, examples, batch_size: int):
+        self.task, self.cfg, self.processor, self.examples, self.batch_size = task, cfg, processor, examples, batch_size
+        self.encoded = task.encode(examples, processor, cfg, None)
+        self.collate = task.collator(processor, cfg)
+
+    def __call__(self, name: str, model, size: float) -> dict:
+        from tailor.console import say
+
+        say(f"measuring {name} ...")
+        model = model.to("cpu") if hasattr(model, "to") else model
+        score = self.task.evaluate(model, self.processor, self.examples, self.cfg, self.cfg.eval.batch_size)
+        return {"variant": name, "size_mb": size, "latency_ms": latency_ms(model, self.encoded, self.collate),
+                "rows_per_s": rows_per_second(model, self.encoded, self.collate, self.batch_size),
+                "metric": round(score.get(self.cfg.eval.metric, float("nan")), 4)}
+
+
+def size_mb(folder) -> float:
+    """The weights' size on disk (safetensors files), in MiB."""
+    from pathlib import Path
+
+    return round(sum(p.stat().st_size for p in Path(folder).glob("*.safetensors")) / 2**20, 1)

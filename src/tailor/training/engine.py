@@ -25,6 +25,7 @@ from transformers.trainer_utils import has_length, rotate_checkpoints
 from tailor.config import Config
 from tailor.console import say
 from tailor.distributed import barrier, is_main_process
+from tailor.errors import ConfigError
 from tailor.io import atomic_write_text
 from tailor.runs import save_folder_atomically
 from tailor.training.adversarial import Adversary, adversary_for
@@ -56,10 +57,11 @@ class FitResult:
 
 
 def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoint_dir: Path,
-        resume: bool = False, callbacks: tuple = ()) -> FitResult:
+        resume: bool = False, callbacks: tuple = (), teacher=None) -> FitResult:
     """Train with the best checkpoint restored at the end. `resume` continues from the latest
     complete checkpoint. The task supplies the collator, the metrics logged at each evaluation (or
-    none: then the eval loss decides) and optionally a loss that replaces the model's own."""
+    none: then the eval loss decides) and optionally a loss that replaces the model's own; a
+    `teacher` (training/distillation.py) mixes its answers into that loss."""
     from tailor.tasks.base import metric_named
 
     precision = choose_precision(cfg.train.precision, task.cpu_precision)
@@ -81,7 +83,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
                                     data_collator=task.collator(processor, cfg), compute_metrics=compute_metrics,
                                     preprocess_logits_for_metrics=predicted_ids if compute_metrics else None,
                                     processing_class=processor, callbacks=callbacks)
-    trainer.use_task_loss(task.loss(cfg, data))
+    trainer.use_task_loss(_training_loss(task, cfg, data, teacher))
     trainer.layer_lr_decay, trainer.l1 = cfg.train.layer_lr_decay, cfg.train.l1
     trainer.adversary = adversary_for(cfg.train, model)
     trainer.train_lengths = train_set.lengths
@@ -104,6 +106,18 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
         precision=precision,
         batching=batching,
     )
+
+
+def _training_loss(task, cfg: Config, data, teacher):
+    loss = task.loss(cfg, data)
+    if teacher is None:
+        return loss
+    from tailor.training.distillation import distillation_loss
+
+    if loss is None:
+        raise ConfigError(f"distill.teacher: task {task.name} trains with its model's own loss, which a teacher's "
+                          "answers cannot be mixed into")
+    return distillation_loss(loss, teacher, cfg.distill.temperature, cfg.distill.alpha)
 
 
 def predicted_ids(logits, labels):

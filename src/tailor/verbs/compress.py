@@ -32,6 +32,7 @@ def compress(run_dir: str | Path, out: str | Path, *, keep_layers: int | None = 
     recovered model's) best checkpoint; `data`, a labelled file neither saw, scores them unbiased."""
     from tailor.exports.onnx_folder import held_out
     from tailor.exports.pruning import layer_stack
+    from tailor.exports.speed import Measurer, size_mb
     from tailor.verbs.common import load_run
 
     run_dir, out = Path(run_dir), Path(out)
@@ -50,8 +51,8 @@ def compress(run_dir: str | Path, out: str | Path, *, keep_layers: int | None = 
         task.check_labels(examples, model_labels(model), cfg)  # a class the model never learned: one line
     else:
         examples, source, _ = held_out(task, cfg, None)
-    measure = _Measure(task, cfg, processor, examples)
-    rows = [measure("original (PyTorch fp32)", model, _size_mb(run_dir / "model"))]
+    measure = Measurer(task, cfg, processor, examples, THROUGHPUT_BATCH)
+    rows = [measure("original (PyTorch fp32)", model, size_mb(run_dir / "model"))]
     rows += [measure(f"ONNX {variant}", *_onnx(run_dir, out / f"onnx-{variant}", variant)) for variant in ("fp32", "int8")]
     if keep is None:
         say(f"no layers to drop: this {model.config.model_type} model has no stack of transformer layers")
@@ -78,23 +79,6 @@ def _layers_to_keep(stack, requested: int | None) -> int | None:
     return keep
 
 
-class _Measure:
-    def __init__(self, task, cfg, processor, examples):
-        self.task, self.cfg, self.processor, self.examples = task, cfg, processor, examples
-        self.encoded = task.encode(examples, processor, cfg, None)
-        self.collate = task.collator(processor, cfg)
-
-    def __call__(self, name: str, model, size_mb: float) -> dict:
-        from tailor.exports.speed import latency_ms, rows_per_second
-
-        say(f"measuring {name} ...")
-        model = model.to("cpu") if hasattr(model, "to") else model
-        score = self.task.evaluate(model, self.processor, self.examples, self.cfg, self.cfg.eval.batch_size)
-        return {"variant": name, "size_mb": size_mb, "latency_ms": latency_ms(model, self.encoded, self.collate),
-                "rows_per_s": rows_per_second(model, self.encoded, self.collate, THROUGHPUT_BATCH),
-                "metric": round(score.get(self.cfg.eval.metric, float("nan")), 4)}
-
-
 def _onnx(run_dir: Path, folder: Path, variant: str):
     from tailor.exports.onnx import MODEL_FILE, OnnxModel
     from tailor.exports.onnx_folder import write_onnx_export
@@ -104,22 +88,24 @@ def _onnx(run_dir: Path, folder: Path, variant: str):
     return OnnxModel(folder), round((folder / MODEL_FILE).stat().st_size / 2**20, 1)
 
 
-def _pruned(model, processor, out: Path, cfg, measure: _Measure, keep: int, recover_epochs: float) -> list[dict]:
-    """A copy of the run's model with its first `keep` layers, as is and after a recovery fine-tune."""
+def _pruned(model, processor, out: Path, cfg, measure, keep: int, recover_epochs: float) -> list[dict]:
+    """A copy of the run's model with its first `keep` layers, as is and after a recovery fine-tune
+    (`measure`: an exports.speed.Measurer)."""
     import copy
 
     from tailor.exports.pruning import keep_bottom_layers
+    from tailor.exports.speed import size_mb
     from tailor.verbs.common import load_run
 
     model = keep_bottom_layers(copy.deepcopy(model).to("cpu"), keep)
     folder = out / f"layers-{keep}"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
-    rows = [measure(f"{keep} layers, no recovery", model, _size_mb(folder))]
+    rows = [measure(f"{keep} layers, no recovery", model, size_mb(folder))]
     if recover_epochs > 0:
         recovered = _recover(folder, out / f"layers-{keep}-recovered", cfg, recover_epochs)
         _, _, model, _ = load_run(recovered)
-        rows.append(measure(f"{keep} layers, recovered ({recover_epochs:g} epoch)", model, _size_mb(recovered / "model")))
+        rows.append(measure(f"{keep} layers, recovered ({recover_epochs:g} epoch)", model, size_mb(recovered / "model")))
         rows.append(measure(f"{keep} layers, recovered, ONNX int8",
                             *_onnx(recovered, out / f"layers-{keep}-recovered-onnx-int8", "int8")))
     return rows
@@ -137,10 +123,6 @@ def _recover(pruned: Path, run_folder: Path, cfg, epochs: float) -> Path:
     settings["output"] = {**settings.get("output", {}), "dir": str(run_folder)}
     say(f"recovery fine-tune of the pruned model: {epochs:g} epoch -> {run_folder}")
     return train(load_config(None, base=settings), overwrite=True).dir
-
-
-def _size_mb(folder: Path) -> float:
-    return round(sum(p.stat().st_size for p in folder.glob("*.safetensors")) / 2**20, 1)
 
 
 def _with_gains(rows: list[dict]) -> list[dict]:

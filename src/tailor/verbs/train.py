@@ -48,6 +48,7 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
     check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
+    teacher = _teacher(task, cfg, data, processor)
     # (few-shot draws its own pairs from the texts, augmenting them there: its training set is read as is)
     train_set = task.encode(data.train, processor, cfg, data.labels, training=cfg.train.strategy != "few-shot")
     eval_set = task.encode(data.eval, processor, cfg, data.labels)
@@ -68,13 +69,18 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         from tailor.training.engine import fit, save_trained_model
 
         result = fit(model, processor, train_set, eval_set, task, cfg, data, run.checkpoints, resume=resume,
-                     callbacks=callbacks)
+                     callbacks=callbacks, teacher=teacher)
         save_trained_model(result.trainer, run.model, finish=lambda folder: task.finish_saved_model(
             folder, result.trainer.model, processor, rebuild))
     # The tuned weights are on disk: free them (and the optimizer) before model/ is loaded back to be
     # scored, instead of holding two models at once.
     del model
     result.release_trainer()
+    alone = None
+    if teacher is not None and cfg.distill.compare:  # every process trains it, as it trained this one
+        from tailor.verbs.distill import train_student_alone
+
+        alone = train_student_alone(task, cfg, data, run)
     if not is_main_process():
         return RunResult(run.dir, {})
     decision = None
@@ -87,6 +93,10 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         metrics["decision"] = decision
         for line in decision_lines(decision):
             say(line)
+    if teacher is not None:
+        from tailor.verbs.distill import distillation_comparison
+
+        metrics["distillation"] = distillation_comparison(task, cfg, data, run, processor, teacher, alone)
     from tailor.evaluation.honesty import honesty_warnings, split_overlaps
 
     # What would make a careful reader distrust the numbers (the CLI prints them under its table).
@@ -106,12 +116,27 @@ def _build(task, source, cfg: Config, data):
 
     def rebuild():
         set_seed(cfg.train.seed)  # new weights (a task head, LoRA matrices) start the same in every run
-        return task.build_model(source.location, cfg, data, **kwargs)
+        model = task.build_model(source.location, cfg, data, **kwargs)
+        if cfg.distill.student_layers:
+            from tailor.exports.pruning import keep_bottom_layers
+
+            keep_bottom_layers(model, cfg.distill.student_layers, "distill.student_layers")
+        return model
 
     model = rebuild()
     apply_model_settings(model, cfg, task.cpu_attention)  # before LoRA, whose own dropout is lora.dropout
     model, trainable = apply_method(model, cfg, task)
     return model, trainable, rebuild
+
+
+def _teacher(task, cfg: Config, data, processor):
+    """distill.teacher loaded and checked against the data's labels and the model's inputs (or None)."""
+    if not cfg.distill.teacher:
+        return None
+    from tailor.training.distillation import check_distillable, load_teacher
+
+    check_distillable(task, cfg)
+    return load_teacher(task, cfg, data.labels, processor)
 
 
 def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, result, trainable, notes, train_set) -> dict:
