@@ -121,7 +121,9 @@ class _Objective:
         values = suggest(trial, space, only)
         run = RunDir(self.root.dir / f"{TRIAL_PREFIX}{trial.number}")
         trial.set_user_attr("run_dir", str(run.dir.resolve()))
-        cfg = _without_explanations(trial_config(self.user_cfg, values, run.dir))
+        # The config as written runs as written: its values are the trial's, but setting them would
+        # change what follows from them (a default learning rate is scaled to the batches; a set one is not).
+        cfg = _without_explanations(trial_config(self.user_cfg, {} if only is not None else values, run.dir))
         shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "the config as written"
         say(f"trial {trial.number} (the study's target is {self.target} finished): {shown}"
             + (" [the config as written]" if only is not None else ""))
