@@ -74,10 +74,11 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(search_config,
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "tailor", "search", str(config), "--trials", "2"],
                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    second = tmp_path / "runs" / "config" / "trial-1" / "config.yaml"
+    second = tmp_path / "runs" / "config" / "trial-1" / "checkpoints"  # after its first epoch
     deadline = time.monotonic() + 240
     while not second.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert second.exists()
     process.send_signal(signal.SIGKILL)  # in the middle of trial 1
     process.wait()
     assert [t.state.name for t in _study(tmp_path).trials] == ["COMPLETE", "RUNNING"]
@@ -87,6 +88,7 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(search_config,
     trials = _study(tmp_path).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert trials[2].params == trials[1].params and trials[2].user_attrs["retry_of"] == 1
+    assert not (tmp_path / "runs" / "config" / "trial-1" / "checkpoints").exists()
 
 
 def test_two_processes_with_their_own_folders_share_one_study(search_config, tmp_path):

@@ -436,7 +436,8 @@ def main() -> None:
             typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted; `tailor train CONFIG --resume` continues from the last checkpoint", err=True)
+        typer.echo("interrupted; `tailor train CONFIG --resume` continues from the last checkpoint (`tailor search "
+                   "CONFIG` again continues a search)", err=True)
         sys.exit(130)
 
 

@@ -173,9 +173,10 @@ def mark_owner(trial) -> None:
     trial.set_user_attr("pid_started", psutil.Process().create_time())
 
 
-def fail_killed_trials(study) -> list[int]:
+def fail_killed_trials(study) -> list:
     """Trials left RUNNING by a process of this machine that is gone (killed): marked failed, their
-    values queued again (what Optuna's heartbeat does for other machines after its grace period)."""
+    values queued again (what Optuna's heartbeat does for other machines after its grace period).
+    Returns those trials."""
     import psutil
     from optuna.trial import TrialState
 
@@ -186,7 +187,7 @@ def fail_killed_trials(study) -> list[int]:
         if attrs.get("host") != host or _alive(attrs.get("pid"), attrs.get("pid_started"), psutil):
             continue
         if study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-            failed.append(trial.number)
+            failed.append(trial)
             kept = {k: v for k, v in attrs.items() if k == DEFAULT_TRIAL}
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **kept})
     return failed

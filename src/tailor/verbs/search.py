@@ -69,8 +69,9 @@ def search(config: str | Path | Config, overrides: list[str] = (), *, trials: in
     save_config(base, root.config)
     metric = metric_named(task, base.eval.metric)
     study = open_study(base, storage, name, metric.greater_is_better)
-    for number in fail_killed_trials(study):
-        warn(f"trial {number} was left running by a process that is gone; it runs again")
+    for trial in fail_killed_trials(study):
+        warn(f"trial {trial.number} was left running by a process that is gone; it runs again")
+        shutil.rmtree(Path(trial.user_attrs.get("run_dir", root.dir / "none")) / "checkpoints", ignore_errors=True)
     _queue_default_trial(study, base)
     target = trials or base.search.trials
     goal = "maximising" if metric.greater_is_better else "minimising"
