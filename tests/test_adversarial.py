@@ -238,4 +238,4 @@ def test_a_model_without_input_embeddings_is_refused():
     words = Model(torch.nn.Embedding(3, 2))
     assert adversary_for(TrainSection(adversarial="fgm", adversarial_epsilon=0.4), words) == Adversary(0.4, 1, 0.4)
     assert adversary_for(TrainSection(adversarial="pgd", adversarial_steps=4, adversarial_alpha=0.2),
-                         words) == Adversary(1.0, 4, 0.2)
+                         words) == Adversary(0.1, 4, 0.2)

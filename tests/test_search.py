@@ -88,6 +88,10 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(search_config,
     trials = _study(tmp_path).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert trials[2].params == trials[1].params and trials[2].user_attrs["retry_of"] == 1
+    code, _, err = cli("search", config, "--trials", "3")  # continued: new values, not trial 1's again
+    assert code == 0, err
+    trials = _study(tmp_path).trials
+    assert len(trials) == 4 and trials[3].params != trials[1].params
     assert not (tmp_path / "runs" / "config" / "trial-1" / "checkpoints").exists()
 
 
@@ -104,6 +108,8 @@ def test_two_processes_with_their_own_folders_share_one_study(search_config, tmp
     assert 3 <= len(finished) <= 4  # a process may start one trial before it sees the other's last
     ran = [{int(p.name.split("-")[1]) for p in (tmp_path / "runs" / f"worker-{i}").glob("trial-*")} for i in (1, 2)]
     assert ran[0] and ran[1] and not ran[0] & ran[1]  # both worked, never on the same trial
+    drawn = [tuple(sorted(t.params.items())) for t in trials if "default" not in t.user_attrs]
+    assert len(set(drawn)) == len(drawn)  # nor on the same values (each folder seeds its own sampler)
     assert ran[0] | ran[1] == {t.number for t in trials}
     for i in (1, 2):  # each summary lists every trial of the study, whichever process ran it
         summary = json.loads((tmp_path / "runs" / f"worker-{i}" / "metrics.json").read_text())
@@ -139,14 +145,20 @@ def test_pruning_reports_each_evaluation_and_stops_a_hopeless_trial():
         def should_prune(self):
             return self.prune
 
+    from transformers import TrainerState
+
     trial = Trial()
     callback = PruningCallback(trial, "f1_macro")
-    callback.on_evaluate(None, None, None, metrics={"eval_f1_macro": 0.5, "eval_loss": 0.7})
-    callback.on_evaluate(None, None, None, metrics={"eval_loss": 0.7})  # no metric: nothing to report
+    state = TrainerState(max_steps=30, global_step=10)
+    callback.on_evaluate(None, state, None, metrics={"eval_f1_macro": 0.5, "eval_loss": 0.7})
+    callback.on_evaluate(None, state, None, metrics={"eval_loss": 0.7})  # no metric: nothing to report
     trial.prune = True
+    state.global_step = 20
     with pytest.raises(optuna.TrialPruned, match="eval_f1_macro 0.6000 at evaluation 2"):
-        callback.on_evaluate(None, None, None, metrics={"eval_f1_macro": 0.6})
-    assert trial.reported == [(0.5, 1), (0.6, 2)]
+        callback.on_evaluate(None, state, None, metrics={"eval_f1_macro": 0.6})
+    state.global_step = 30  # the last evaluation: reported, never pruned (the trial's work is done)
+    callback.on_evaluate(None, state, None, metrics={"eval_f1_macro": 0.4})
+    assert trial.reported == [(0.5, 1), (0.6, 2), (0.4, 3)]
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "nsga2"])

@@ -157,10 +157,13 @@ class TrainSection(Section):
                             "loss most. fgm = one push of norm train.adversarial_epsilon (Miyato et al. 2017; a "
                             "step costs about 2x); pgd = train.adversarial_steps pushes of train.adversarial_alpha "
                             "each, kept within epsilon (Madry et al. 2018; about (steps + 1)x)")
-    adversarial_epsilon: float = Field(1.0, gt=0, description="L2 norm of the push (fgm) or its bound (pgd), over "
-                                                             "all tokens and dimensions of a row's word embeddings")
+    adversarial_epsilon: float = Field(0.1, gt=0, description="L2 norm of the push (fgm) or its bound (pgd), over "
+                                                             "all tokens and dimensions of a row's word embeddings "
+                                                             "(a 12-token tweet's are about 3.5 in MiniLM; 1.0 "
+                                                             "collapsed it to the majority class: "
+                                                             "benchmarks/results/adversarial_tweets.md)")
     adversarial_steps: int = Field(3, ge=1, description="train.adversarial=pgd: pushes before the loss is taken")
-    adversarial_alpha: float = Field(0.3, gt=0, description="train.adversarial=pgd: L2 norm of each push (the sum "
+    adversarial_alpha: float = Field(0.04, gt=0, description="train.adversarial=pgd: L2 norm of each push (the sum "
                                                            "is projected back onto train.adversarial_epsilon)")
     freeze_embeddings: bool = Field(True, description="keep the input word embeddings fixed (method full/lora): "
                                                       "words absent from your data keep their pretrained meaning, "
@@ -288,4 +291,6 @@ class SearchSection(Section):
                                                   "default sqlite:///<config folder>/<config name>.search.db")
     study: str | None = Field(None, description="study name; default: the config file's name (not output.dir, so "
                                                 "processes with different output folders join one study)")
-    seed: int | None = Field(None, description="the sampler's seed; default train.seed")
+    seed: int | None = Field(None, description="the sampler's seed (default train.seed), mixed with output.dir and "
+                                               "the study's trials so far, so that processes with their own "
+                                               "folders, and a continued search, draw new trials")

@@ -31,9 +31,10 @@ def open_study(cfg: Config, storage_url: str, study_name: str, greater_is_better
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tailor prints one line per trial itself
     storage = _storage(storage_url)
-    return optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True,
-                               direction="maximize" if greater_is_better else "minimize",
-                               sampler=_sampler(cfg), pruner=_pruner(cfg))
+    study = optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True,
+                                direction="maximize" if greater_is_better else "minimize", pruner=_pruner(cfg))
+    study.sampler = _sampler(cfg, joined=len(study.trials))
+    return study
 
 
 def _storage(url: str, attempts: int = 10):
@@ -58,10 +59,10 @@ def _storage(url: str, attempts: int = 10):
             time.sleep(0.5 + attempt)
 
 
-def _sampler(cfg: Config):
+def _sampler(cfg: Config, joined: int):
     import optuna
 
-    seed = cfg.search.seed if cfg.search.seed is not None else cfg.train.seed
+    seed = sampler_seed(cfg, joined)
     kind = cfg.search.sampler
     if kind == "grid":
         return optuna.samplers.GridSampler(grid(cfg.search.space), seed=seed)
@@ -72,6 +73,17 @@ def _sampler(cfg: Config):
     makers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
               "nsga2": optuna.samplers.NSGAIISampler}
     return makers[kind](seed=seed)
+
+
+def sampler_seed(cfg: Config, joined: int) -> int:
+    """search.seed (default train.seed) mixed with output.dir and the trials the study had when this
+    process joined it (`joined`): the same search from scratch draws the same trials, while processes
+    with folders of their own, and a search continued after a stop, draw new ones (a random sampler
+    started again from one seed would draw, and train, the same values again)."""
+    import zlib
+
+    seed = cfg.search.seed if cfg.search.seed is not None else cfg.train.seed
+    return zlib.crc32(f"{seed}|{Path(cfg.output.dir).resolve()}|{joined}".encode())
 
 
 def _pruner(cfg: Config):
@@ -148,7 +160,8 @@ def representable(space: dict[str, Any], values: dict[str, Any]) -> dict[str, An
 class PruningCallback(TrainerCallback):
     """Reports eval.metric at each evaluation during training to the trial, numbered by evaluation
     (1, 2 ...) so that trials with other batch sizes compare at the same point; raises TrialPruned when
-    the pruner says the trial cannot catch up."""
+    the pruner says the trial cannot catch up, except at the last evaluation (the trial then completes
+    with its score: nothing is left to save)."""
 
     def __init__(self, trial, metric: str):
         self.trial, self.key, self.evaluations = trial, f"eval_{metric}", 0
@@ -160,7 +173,8 @@ class PruningCallback(TrainerCallback):
             return
         self.evaluations += 1
         self.trial.report(float(metrics[self.key]), self.evaluations)
-        if self.trial.should_prune():
+        last = state is not None and state.max_steps and state.global_step >= state.max_steps
+        if not last and self.trial.should_prune():  # at the last evaluation the work is done: it scores
             raise optuna.TrialPruned(f"{self.key} {metrics[self.key]:.4f} at evaluation {self.evaluations}")
 
 
