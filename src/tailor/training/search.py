@@ -26,15 +26,20 @@ HEARTBEAT_S, GRACE_S = 60, 180
 
 
 def open_study(cfg: Config, storage_url: str, study_name: str, greater_is_better: bool):
-    """The study, created on first use and joined by every later process."""
+    """(the study, whether this process created it): created on first use, joined by every later
+    process. Creating is atomic in the storage (the study's name is unique), so of processes that
+    start together exactly one is told it created the study."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tailor prints one line per trial itself
-    storage = _storage(storage_url)
-    study = optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True,
-                                direction="maximize" if greater_is_better else "minimize", pruner=_pruner(cfg))
+    settings = {"study_name": study_name, "storage": _storage(storage_url), "pruner": _pruner(cfg)}
+    try:
+        study = optuna.create_study(direction="maximize" if greater_is_better else "minimize", **settings)
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study, created = optuna.load_study(**settings), False
     study.sampler = _sampler(cfg, joined=len(study.trials))
-    return study
+    return study, created
 
 
 def _storage(url: str, attempts: int = 10):

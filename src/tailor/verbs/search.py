@@ -68,11 +68,12 @@ def search(config: str | Path | Config, overrides: list[str] = (), *, trials: in
     _prepare_root(root, storage, name, overwrite)
     save_config(base, root.config)
     metric = metric_named(task, base.eval.metric)
-    study = open_study(base, storage, name, metric.greater_is_better)
+    study, created = open_study(base, storage, name, metric.greater_is_better)
     for trial in fail_killed_trials(study):
         warn(f"trial {trial.number} was left running by a process that is gone; it runs again")
         shutil.rmtree(Path(trial.user_attrs.get("run_dir", root.dir / "none")) / "checkpoints", ignore_errors=True)
-    _queue_default_trial(study, base)
+    if created:
+        _queue_default_trial(study, base)
     target = trials or base.search.trials
     goal = "maximising" if metric.greater_is_better else "minimising"
     say(f"study '{name}' in {storage}: {_finished(study)} of {target} trials finished; {goal} {metric.name}")
@@ -207,8 +208,6 @@ def _queue_default_trial(study, base: Config) -> None:
     """A new study first runs the config as written (its values that the space can express)."""
     from tailor.training.search import DEFAULT_TRIAL, representable, values_of
 
-    if study.trials:
-        return
     space = base.search.space
     fixed = representable(space, values_of(base, space))
     study.enqueue_trial(fixed, user_attrs={DEFAULT_TRIAL: sorted(fixed)})
