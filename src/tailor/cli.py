@@ -358,14 +358,14 @@ def _print_folds_summary(root: Path, summary: dict) -> None:
     if not summary:
         return
     names = [n for n in summary["metrics"] if n in summary["summary"].get("eval", {})]
-    typer.echo(f"\n{'':40}" + "".join(f"{name:>22}" for name in names))
+    typer.echo(f"\n{'':52}" + "".join(f"{name:>22}" for name in names))
     for row in summary["per_fold"]:
-        typer.echo(f"{'fold %d (%d held out)' % (row['fold'], row['eval_examples']):40}" +
+        typer.echo(f"{'fold %d (%d held out)' % (row['fold'], row['eval_examples']):52}" +
                    "".join(f"{row.get(name, float('nan')):22.4f}" for name in names))
     for split, scores in summary["summary"].items():
-        typer.echo(f"{summary['labels'][split][:40]:40}" + "".join(
+        typer.echo(f"{summary['labels'][split][:52]:52}" + "".join(
             f"{'%.4f +- %.4f' % (scores[n]['mean'], scores[n]['std']) if n in scores else '':>22}" for n in names))
-        typer.echo(f"{'  95% interval (t, over folds)':40}" + "".join(
+        typer.echo(f"{'  95% interval (t, over folds)':52}" + "".join(
             f"{'%.3f-%.3f' % tuple(scores[n]['ci95']) if n in scores else '':>22}" for n in names))
     typer.echo(f"\nfolds: {root}/fold-1 ... fold-{summary['folds']}  (summary: {root / 'metrics.json'}, "
                f"report: {root / 'report.html'})")

@@ -63,8 +63,9 @@ def split_label(split: str, metrics: dict) -> str:
     """How a summary split reads in a table."""
     key, _, sub = split.partition("/")
     name = {"eval": "fine-tuned, held-out folds", "test": "fine-tuned, on data.test"}.get(key)
-    if name is None:
-        name = metrics.get(key, {}).get("method", key) + (", on data.test" if sub else ", held-out folds")
+    if name is None:  # a baseline: its method's name without the details in brackets
+        method = metrics.get(key, {}).get("method", key).split(" (")[0]
+        name = method + (", on data.test" if sub else ", held-out folds")
     return name
 
 

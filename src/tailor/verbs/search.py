@@ -258,7 +258,7 @@ def _summary(study, base: Config, task, test, root: RunDir, storage: str, name: 
         return summary
     best = study.best_trial
     summary["best"] = {"number": best.number, "value": best.value, "params": best.params,
-                       "run_dir": best.user_attrs.get("run_dir")}
+                       "run_dir": best.user_attrs.get("run_dir"), "as_written": DEFAULT_TRIAL in best.user_attrs}
     default = next((r for r in rows if DEFAULT_TRIAL in r and r["state"] == "COMPLETE"), None)
     summary["default"] = default and {"number": default["number"], "value": default["value"]}
     summary["verdict"] = _verdict(summary, metric)
@@ -302,7 +302,9 @@ def _write_outputs(root: RunDir, summary: dict, study, user_cfg: Config, test) -
     from tailor.evaluation.search_report import search_report
 
     if "best" in summary:
-        best = trial_config(user_cfg, summary["best"]["params"], root.dir.parent / f"{root.dir.name}-best")
+        # the config as written is written as it is (its values set would change what follows from them)
+        values = {} if summary["best"]["as_written"] else summary["best"]["params"]
+        best = trial_config(user_cfg, values, root.dir.parent / f"{root.dir.name}-best")
         if test is not None:
             best.data.test = user_cfg.data.test
         values = config_to_dict(best)
