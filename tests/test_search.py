@@ -14,7 +14,7 @@ import optuna
 import pytest
 import yaml
 
-from tailor.config import SearchRange
+from tailor.config_sections import SearchRange
 from tailor.training.search import PruningCallback, grid
 
 SPACE = {"train.lr": {"low": 1e-3, "high": 1e-2, "log": True}, "train.batch_size": [16, 32]}

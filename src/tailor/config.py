@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from tailor.config_sections import (  # noqa: F401  (the sections are part of this module's API)
     COLUMN_KEYS, DataSection, DistillSection, EvalSection, FreezeSection, LoraSection, ModelSection, OutputSection,
-    SearchRange, SearchSection, Section, TrainSection)
+    SearchSection, Section, TrainSection)
 from tailor.errors import ConfigError
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from tailor.config import Config, SearchRange
+from tailor.config import Config
+from tailor.config_sections import SearchRange
 from tailor.errors import ConfigError
 
 # User attr of the trial that runs the config as written: the keys of the space it sets (the others

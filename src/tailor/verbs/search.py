@@ -169,7 +169,7 @@ def _without_explanations(cfg: Config) -> Config:
 def _check_space(user_cfg: Config, space: dict) -> None:
     """Each key is a setting of the config, and the ends of each range (each choice) are values it
     takes: a typo fails now, not at the trial that first draws it."""
-    from tailor.config import SearchRange
+    from tailor.config_sections import SearchRange
 
     for key, spec in space.items():
         candidates = spec if isinstance(spec, list) else [spec.low, spec.high]
