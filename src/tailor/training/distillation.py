@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from tailor.config import Config
 from tailor.data.examples import IGNORE
 from tailor.errors import ConfigError
+from tailor.training.losses import per_target
 
 
 @dataclass
@@ -105,9 +106,7 @@ def distillation_loss(hard_loss, teacher: Teacher, temperature: float, alpha: fl
         hard, outputs = hard_loss(model, inputs, num_items_in_batch)
         labels = inputs["labels"]
         soft = soft_target_losses(outputs.logits, teacher.logits(inputs), labels, temperature).sum()
-        count = num_items_in_batch if num_items_in_batch is not None else (labels != IGNORE).sum()
-        soft = soft / torch.clamp(torch.as_tensor(count, device=soft.device), min=1)
-        return (1 - alpha) * hard + alpha * soft, outputs
+        return (1 - alpha) * hard + alpha * per_target(soft, num_items_in_batch, labels != IGNORE), outputs
 
     return loss
 

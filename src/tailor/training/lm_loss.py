@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from tailor.data.chat_tokens import IGNORE
+from tailor.training.losses import per_target
 
 # A chunk's logits, in bf16 and fp32 with their gradients: ~12 bytes x 49,152 x 256 = 150 MB for
 # SmolLM2; 1,024 tokens (600 MB) were no faster (benchmarks/chat_vs_trl.py, issue 17).
@@ -40,8 +41,7 @@ def lean_causal_lm_loss(model, inputs: dict, num_items_in_batch=None, chunk_toke
     for start in range(0, targets.numel(), chunk_tokens):
         piece = slice(start, start + chunk_tokens)
         total = total + checkpoint(_chunk_loss, head, hidden[piece], targets[piece], use_reentrant=False)
-    count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
-    return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1)
+    return per_target(total, num_items_in_batch, keep)
 
 
 def _final_hidden_states(model, model_inputs: dict) -> torch.Tensor:

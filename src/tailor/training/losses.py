@@ -28,10 +28,17 @@ def class_loss(weights: list[float] | None = None, focal_gamma: float = 0.0):
         labels = inputs["labels"]
         outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
         total = target_losses(outputs.logits, labels, weights, focal_gamma).sum()
-        count = num_items_in_batch if num_items_in_batch is not None else (labels != IGNORE).sum()
-        return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1), outputs
+        return per_target(total, num_items_in_batch, labels != IGNORE), outputs
 
     return loss
+
+
+def per_target(total: torch.Tensor, num_items_in_batch, trained: torch.Tensor) -> torch.Tensor:
+    """A loss summed over targets, divided by `num_items_in_batch` (every target of every process and
+    accumulation step, when the trainer counts them) or else by this batch's own (`trained`: a mask of
+    the trained targets); at least 1."""
+    count = num_items_in_batch if num_items_in_batch is not None else trained.sum()
+    return total / torch.clamp(torch.as_tensor(count, device=total.device), min=1)
 
 
 def target_losses(logits: torch.Tensor, labels: torch.Tensor, weights: list[float] | None = None,

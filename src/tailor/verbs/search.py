@@ -282,17 +282,13 @@ def _verdict(summary: dict, metric) -> str:
 
 def _score_best_on_test(task, base: Config, best, test) -> dict:
     """data.test, once, on the best trial's model: the one score no choice was made on."""
-    from tailor.verbs.common import on_device
+    from tailor.verbs.common import load_run
 
     run = RunDir(Path(best.user_attrs.get("run_dir", "")))
     if not run.model.is_dir():
         return {"note": f"the best trial's model is not on this machine ({run.dir}); score it with `tailor eval`"}
     say(f"scoring the best trial's model once on data.test ({base.data.test}) ...")
-    from tailor.config import load_config as load
-
-    cfg = load(run.config)
-    model = on_device(task.load_model(run.model, trust_remote_code=cfg.model.trust_remote_code))
-    processor = task.processor(str(run.model), cfg, trust_remote_code=cfg.model.trust_remote_code)
+    cfg, _, model, processor = load_run(run.dir)
     return {"data": str(base.data.test), "trial": best.number,
             **task.evaluate(model, processor, test, cfg, cfg.eval.batch_size)}
 
