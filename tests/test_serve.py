@@ -39,6 +39,11 @@ def ner_run(tmp_path_factory, request):
     return train_tiny_run("token-classification", tmp_path_factory.mktemp("ner"), request, max_steps=2)
 
 
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory, request):
+    return train_tiny_run("text-regression", tmp_path_factory.mktemp("regression"), request, max_steps=2)
+
+
 @contextmanager
 def running(target, api_key=None, limits=Limits(), load=None, wait=True):
     """A server on a free port of 127.0.0.1; yields its base URL and state; stopped at the end."""
@@ -230,7 +235,7 @@ def test_24_clients_at_once_get_answers_and_no_5xx(chat_run):
     assert all(a.text.rstrip().endswith("data: [DONE]") for a in answers[::2])
 
 
-@pytest.mark.parametrize("run_name", ["text_run", "ner_run"])
+@pytest.mark.parametrize("run_name", ["text_run", "ner_run", "regression_run"])
 def test_predict_answers_what_tailor_predict_answers(run_name, request):
     run = request.getfixturevalue(run_name)
     texts = ["the movie was great", "Anna visited Paris ."]

@@ -337,7 +337,8 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
         rows.append(("fine-tuned, on data.test", metrics["test"]))
     typer.echo(f"\n{'':40}" + "".join(f"{name:>12}" for name in names))
     for label, values in rows:
-        typer.echo(f"{label[:40]:40}" + "".join(f"{values.get(name, float('nan')):12.4f}" for name in names))
+        typer.echo(f"{label[:40]:40}" + "".join(f"{value:12.4f}" if isinstance(value := values.get(name), float)
+                                                else f"{'-':>12}" for name in names))
         intervals = values.get("ci95") or {}
         if any(name in intervals for name in names):
             typer.echo(f"{'  95% interval (bootstrap)':40}" + "".join(

@@ -34,15 +34,19 @@ _BETTER_MODELS = {
 _MULTILINGUAL = "a multilingual encoder such as xlm-roberta-base or bert-base-multilingual-cased"
 
 
-def text_report(data, tokenizer, cfg: Config) -> dict:
-    """Labelled texts: rows, label balance, lengths, duplicates, overlap, unknown tokens."""
+def text_report(data, tokenizer, cfg: Config, *, numbers: bool = False) -> dict:
+    """Labelled texts: rows, label balance (`numbers`: the targets' spread), lengths, duplicates,
+    overlap, unknown tokens."""
     train_texts, eval_texts = data.train.columns["text"], data.eval.columns["text"]
+    splits = {"train": data.train, "eval": data.eval}
     report = {
         "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
         "format": data.info,
         "skipped": {"train": dict(data.train.skipped), "eval": dict(data.eval.skipped)},
-        "labels": {"train": _distribution(data.train.columns["label"]),
-                   "eval": _distribution(data.eval.columns["label"])},
+        "labels": {split: {} if numbers else _distribution(examples.columns["label"])
+                   for split, examples in splits.items()},
+        **({"targets": {split: number_summary(examples.columns["label"]) for split, examples in splits.items()}}
+           if numbers else {}),
         "lengths": _length_stats(tokenizer, train_texts, data.train.get("text_pair"), cfg.data.max_length),
         "duplicates": _duplicates(train_texts, data.train.columns["label"]),
         "train_eval_overlap": len(set(eval_texts) & set(train_texts)),
@@ -71,6 +75,10 @@ def summary_lines(report: dict) -> list[str]:
             total = sum(report["labels"][split].values())
             lines.append(f"labels ({split}): " + ", ".join(f"{k} {v} ({100 * v / total:.0f}%)"
                                                            for k, v in report["labels"][split].items()))
+    for split, summary in report.get("targets", {}).items():
+        lines.append(f"targets ({split}): mean {summary['mean']:.4g}  std {summary['std']:.4g}  min {summary['min']:.4g}"
+                     f"  p5 {summary['p5']:.4g}  p50 {summary['p50']:.4g}  p95 {summary['p95']:.4g}  max "
+                     f"{summary['max']:.4g}")
     lines.append(f"length in tokens: p50 {lengths['p50']}  p90 {lengths['p90']}  p95 {lengths['p95']}  p99 "
                  f"{lengths['p99']}  max {lengths['max']};  {lengths['over_max_length']} over data.max_length="
                  f"{lengths['max_length']}")
@@ -116,6 +124,14 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
         "unknown_tokens": unknown_rate(tokenizer, [t.content for turns in train_values[:500] if not isinstance(
             turns, str) for t in turns] or [v for v in train_values[:500] if isinstance(v, str)]),
     }
+
+
+def number_summary(values: list[float]) -> dict:
+    """What a column of numeric targets looks like: its centre, spread and range."""
+    array = np.asarray(values, dtype=np.float64)
+    p5, p50, p95 = np.percentile(array, [5, 50, 95])
+    return {"mean": float(array.mean()), "std": float(array.std()), "min": float(array.min()), "p5": float(p5),
+            "p50": float(p50), "p95": float(p95), "max": float(array.max())}
 
 
 def _distribution(labels: list[str]) -> dict[str, int]:
@@ -179,7 +195,23 @@ def _warnings(report: dict, cfg: Config, overlong: str) -> list[str]:
         warnings.append(f"{report['train_eval_overlap']} evaluation texts also appear in training: the evaluation "
                         "will look better than the model is; de-duplicate before splitting")
     warnings += unknown_token_warning(report["unknown_tokens"], cfg.model.name)
+    warnings += _target_warnings(report.get("targets"))
     return warnings
+
+
+def _target_warnings(targets: dict | None) -> list[str]:
+    """Numeric targets a model cannot learn from (all alike), or evaluation targets outside what
+    training shows (a regression head seldom answers beyond the range it was trained on)."""
+    if not targets:
+        return []
+    train, evaluation = targets["train"], targets["eval"]
+    if train["std"] == 0:
+        return [f"every training target is {train['mean']:g}: there is nothing to learn; check data.label"]
+    if evaluation["p5"] < train["min"] or evaluation["p95"] > train["max"]:  # over 5 % of them out of range
+        return [f"evaluation targets run from {evaluation['min']:.4g} to {evaluation['max']:.4g}, well beyond the "
+                f"training range {train['min']:.4g} to {train['max']:.4g}: the model will rarely answer outside "
+                "the latter"]
+    return []
 
 
 def imbalance_advice(train: dict[str, int], evaluation: dict[str, int], unit: str) -> list[str]:

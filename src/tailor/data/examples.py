@@ -55,8 +55,9 @@ def select_fields(table: Table, fields: list["Field"], on_invalid: str = "error"
             if on_invalid == "skip":
                 skipped[f"{reason} in '{spec.column}'"] += 1
                 continue
-            raise DataError(table.path, reason, f"Fill it in or remove the row (or set data.on_invalid=skip "
-                            "to skip such rows)", where=location, field=spec.column)
+            fix = "Put a number there (like 3.5)" if spec.kind == "number" else "Fill it in"
+            raise DataError(table.path, reason, f"{fix} or remove the row (or set data.on_invalid=skip to skip "
+                            "such rows)", where=location, field=spec.column)
         for role, value in values.items():
             columns[role].append(value)
         where.append(location)
@@ -85,6 +86,10 @@ def _row_values(row: dict, fields: list["Field"]):
         elif spec.kind == "value":  # typed values (token lists, spans, numbers) stay as the file has them
             if value is None and spec.required:
                 return None, (spec, "the value is missing")
+        elif spec.kind == "number":
+            value, reason = _number(value)
+            if reason:
+                return None, (spec, reason)
         elif value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
                 return None, (spec, "the text is empty")
@@ -93,6 +98,23 @@ def _row_values(row: dict, fields: list["Field"]):
             value = value if isinstance(value, str) else str(value)
         values[spec.role] = value
     return values, None
+
+
+def _number(value) -> tuple[float | None, str | None]:
+    """A finite number from a file's cell (a number, or text such as "3.5"), or why it is not one."""
+    import math
+
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        return None, "the number is missing"
+    if isinstance(value, bool):
+        return None, f"'{value}' is not a number"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, f"'{str(value)[:40]}' is not a number"
+    if not math.isfinite(number):
+        return None, f"'{value}' is not a finite number"
+    return number, None
 
 
 def normalize_label(value) -> str | None:

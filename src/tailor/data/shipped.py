@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import random
+import sys
 from pathlib import Path
 
 from tailor.errors import DataError
@@ -33,8 +34,9 @@ def sentiment_tweets(labels: tuple[str, ...] = ("positive", "negative")) -> list
     return rows
 
 
-def write_split(rows: list[tuple[str, str]], folder: Path, sizes: dict[str, int], seed: int = 13) -> dict[str, Path]:
-    """Shuffle with a fixed seed and write disjoint CSV files of the given sizes (text,sentiment)."""
+def write_split(rows: list[tuple], folder: Path, sizes: dict[str, int], seed: int = 13,
+                header: tuple[str, ...] = ("text", "sentiment")) -> dict[str, Path]:
+    """Shuffle with a fixed seed and write disjoint CSV files of the given sizes (columns `header`)."""
     rows = list(rows)
     random.Random(seed).shuffle(rows)
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,10 +45,43 @@ def write_split(rows: list[tuple[str, str]], folder: Path, sizes: dict[str, int]
         path = folder / f"{name}.csv"
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["text", "sentiment"])
+            writer.writerow(header)
             writer.writerows(rows[start:start + size])
         written[name], start = path, start + size
     return written
+
+
+VADER = "vaderSentiment==3.3.2"  # its source archive holds the ratings; the wheel does not
+# Where `make install` puts that archive (pip download), inside the environment tailor runs in.
+ASSETS_DIR = Path(sys.prefix) / "assets"
+VADER_CORPORA = {"tweets": "tweets_GroundTruth.txt", "movies": "movieReviewSnippets_GroundTruth.txt",
+                 "amazon": "amazonReviewSnippets_GroundTruth.txt", "nyt": "nytEditorialSnippets_GroundTruth.txt"}
+
+
+def vader_ratings(corpus: str = "tweets") -> list[tuple[str, float]]:
+    """Texts with the mean sentiment rating of about 20 people each, from -4 (extremely negative) to +4
+    (extremely positive): the ground truth of Hutto & Gilbert's VADER paper (ICWSM 2014), inside the
+    vaderSentiment source archive (MIT): tweets 4,200, movies 10,605 review snippets, amazon 3,708,
+    nyt 5,190 editorial snippets. De-duplicated, whitespace normalised."""
+    import io
+    import tarfile
+
+    archive = ASSETS_DIR / f"{VADER.replace('==', '-')}.tar.gz"
+    if not archive.exists():
+        raise DataError(archive, "the archive with the VADER ratings is not there",
+                        f"Download it with: pip download --no-deps --no-binary :all: {VADER} -d {ASSETS_DIR}")
+    with tarfile.open(archive) as outer:
+        inner = outer.extractfile(f"{VADER.replace('==', '-')}/additional_resources/hutto_ICWSM_2014.tar.gz")
+        with tarfile.open(fileobj=io.BytesIO(inner.read())) as resources:
+            lines = resources.extractfile(f"hutto_ICWSM_2014/{VADER_CORPORA[corpus]}").read().decode("utf-8")
+    seen, rows = set(), []
+    for line in lines.splitlines():
+        _, rating, text = line.split("\t", 2)  # id, mean rating, text
+        text = " ".join(text.split())
+        if text and text not in seen:
+            seen.add(text)
+            rows.append((text, float(rating)))
+    return rows
 
 
 def tweet_ner_sentences(dedupe: bool = False) -> list[list[tuple[str, str]]]:

@@ -154,21 +154,17 @@ def majority_baseline(train_labels: list[str], labels: list[str]):
 def tfidf_baseline(train, labels: list[str], seed: int):
     """TF-IDF word 1-2-grams + char 2-5-grams with logistic regression, fitted on the training texts:
     the classical bar. Returns (description, probabilities of a list of examples)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.pipeline import make_pipeline
 
-    texts = _joined(train)
-    min_df = 2 if len(texts) >= 1000 else 1  # rare n-grams are noise, unless the data is tiny
-    features = make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df),
-                          TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df))
-    pipeline = make_pipeline(features, LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
+    texts = joined_texts(train)
+    pipeline = make_pipeline(tfidf_features(len(texts)), LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
     label2id = {label: i for i, label in enumerate(labels)}
     pipeline.fit(texts, [label2id[label] for label in train.columns["label"]])
 
     def probabilities(examples) -> np.ndarray:
         result = np.zeros((len(examples), len(labels)))
-        result[:, pipeline.classes_] = pipeline.predict_proba(_joined(examples))
+        result[:, pipeline.classes_] = pipeline.predict_proba(joined_texts(examples))
         return result
 
     return "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression", probabilities
@@ -179,31 +175,23 @@ def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> 
     (TF-IDF + logistic regression, on texts), on the same evaluation data as the fine-tuned model and,
     under `test`, on data.test. `tuned_answers(examples)`: the fine-tuned model's class ids, for a
     paired test against each baseline on the rows the run is judged on (data.test, else eval)."""
-    import time
-
-    from tailor.evaluation.honesty import paired_test
+    from tailor.evaluation.honesty import paired_test, scored_baselines
 
     train_labels = data.train_unsampled.columns["label"]
     makers = {"baseline": lambda: majority_baseline(train_labels, data.labels)}
     if tfidf:
         makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed)
-    judged = data.test if data.test is not None else data.eval
-    tuned = tuned_answers(judged) if tuned_answers else None
-    judged_truth = _class_ids(judged, data.labels)
-    result = {}
-    for name, make in makers.items():
-        started = time.perf_counter()
-        method, probabilities = make()
-        scores = {"method": method, **_scored(data.eval, probabilities, data.labels)}
-        if data.test is not None:
-            scores["test"] = _scored(data.test, probabilities, data.labels)
-        if tuned is not None:
-            scores["paired_test"] = {"data": "test" if data.test is not None else "eval",
-                                     **paired_test(judged_truth, tuned, probabilities(judged).argmax(-1))}
-        if name != "baseline":
-            scores["runtime_s"] = round(time.perf_counter() - started, 1)
-        result[name] = scores
-    return result
+
+    def score(examples, probabilities):
+        return classification_metrics(_class_ids(examples, data.labels), probabilities, data.labels, intervals=False)
+
+    def paired(judged, probabilities):
+        return paired_test(judged_truth, tuned, probabilities.argmax(-1))
+
+    if tuned_answers is not None:
+        judged = data.test if data.test is not None else data.eval
+        tuned, judged_truth = tuned_answers(judged), _class_ids(judged, data.labels)
+    return scored_baselines(makers, data, score, paired if tuned_answers is not None else None)
 
 
 def _class_ids(examples, labels: list[str]) -> np.ndarray:
@@ -211,11 +199,18 @@ def _class_ids(examples, labels: list[str]) -> np.ndarray:
     return np.array([label2id[label] for label in examples.columns["label"]])
 
 
-def _scored(examples, probabilities, labels: list[str]) -> dict:
-    return classification_metrics(_class_ids(examples, labels), probabilities(examples), labels, intervals=False)
+def tfidf_features(rows: int):
+    """TF-IDF word 1-2-grams + char 2-5-grams: the features of the classical baselines."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    min_df = 2 if rows >= 1000 else 1  # rare n-grams are noise, unless the data is tiny
+    return make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df),
+                      TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df))
 
 
-def _joined(examples) -> list[str]:
+def joined_texts(examples) -> list[str]:
+    """A text and its pair as one string, for the classical baselines."""
     pairs = examples.get("text_pair")
     texts = examples.columns["text"]
     return [f"{a} || {b or ''}" for a, b in zip(texts, pairs)] if pairs else texts

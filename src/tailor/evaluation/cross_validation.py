@@ -78,7 +78,7 @@ def folds_report(summary: dict) -> list[str]:
             _summary_cell(scores.get(n)) for n in names) + "</tr>"
         for split, scores in summary["summary"].items())
     folds = "".join(f"<tr><td>fold {r['fold']}</td><td>{r['train_examples']}</td><td>{r['eval_examples']}</td>" +
-                    "".join(f"<td>{r[n]:.4f}</td>" if n in r else "<td>-</td>" for n in names) + "</tr>"
+                    "".join(f"<td>{r[n]:.4f}</td>" if isinstance(r.get(n), float) else "<td>-</td>" for n in names) + "</tr>"
                     for r in summary["per_fold"])
     from tailor.evaluation.report import figure
 

@@ -37,6 +37,43 @@ def paired_test(truth: np.ndarray, tuned: np.ndarray, baseline: np.ndarray) -> d
             "p_value": round(float(p), 6)}
 
 
+def scored_baselines(makers: dict, data, score, paired=None) -> dict:
+    """metrics.json entries of baselines: each maker (name -> () -> (method, answer)) fitted and its
+    `answer(examples)` scored by `score(examples, answers)` on the evaluation data and data.test;
+    `paired(judged, answers)`, when given, compares it with the fine-tuned model on the rows the run is
+    judged on (data.test, else eval). Fitting a baseline other than `baseline` is timed."""
+    import time
+
+    judged = data.test if data.test is not None else data.eval
+    result = {}
+    for name, make in makers.items():
+        started = time.perf_counter()
+        method, answer = make()
+        scores = {"method": method, **score(data.eval, answer(data.eval))}
+        if data.test is not None:
+            scores["test"] = score(data.test, answer(data.test))
+        if paired is not None:
+            scores["paired_test"] = {"data": "test" if data.test is not None else "eval",
+                                     **paired(judged, answer(judged))}
+        if name != "baseline":
+            scores["runtime_s"] = round(time.perf_counter() - started, 1)
+        result[name] = scores
+    return result
+
+
+def paired_counts(test: dict, baseline: str = "the baseline") -> str:
+    """The rows a paired test turned on, in words: right and wrong answers (classes), or closer ones (numbers)."""
+    if test.get("test", "").startswith("Wilcoxon"):
+        return (f"{test['only_tuned_right']} rows where the fine-tuned model was closer to the truth, "
+                f"{test['only_baseline_right']} where {baseline} was")
+    return f"{test['only_tuned_right']} rows only the fine-tuned model got right, {test['only_baseline_right']} only {baseline}"
+
+
+# The metric the headline is judged by against the baselines, and whether more is better: macro F1 for
+# classes (a majority class cannot game it), RMSE for numbers.
+JUDGED_BY = (("f1_macro", True), ("rmse", False))
+
+
 def honesty_warnings(metrics: dict, overlaps: dict[str, int]) -> list[str]:
     """What would make a reader distrust the headline number: judged on data.test when there is one
     (the rows nothing was picked on), else on the evaluation split."""
@@ -44,24 +81,24 @@ def honesty_warnings(metrics: dict, overlaps: dict[str, int]) -> list[str]:
                 f"de-duplicate before splitting" for split, count in overlaps.items() if count]
     split = "test" if "test" in metrics else "eval"
     tuned = metrics[split]
-    metric = "f1_macro" if "f1_macro" in tuned else None
+    metric, greater = next(((name, greater) for name, greater in JUDGED_BY if name in tuned), (None, True))
+    better = (lambda a, b: a > b) if greater else (lambda a, b: a < b)  # noqa: E731
     baselines = [(name, m) for name, m in metrics.items() if name.endswith("baseline") and isinstance(m, dict)]
     judged = [(m.get("method", name), m if split == "eval" else m.get("test")) for name, m in baselines]
     judged = [(method, m) for method, m in judged if m and metric in m]
     if metric is None or not judged:
         return warnings
-    method, best = max(judged, key=lambda item: item[1][metric])
+    method, best = (max if greater else min)(judged, key=lambda item: item[1][metric])
     where = "data.test" if split == "test" else "the evaluation split"
-    if tuned[metric] <= best[metric]:
+    if not better(tuned[metric], best[metric]):
         warnings.append(f"the fine-tuned model does not beat {method} on {where}: {metric} {tuned[metric]:.4f} "
                         f"against {best[metric]:.4f}; the simpler model is the one to ship")
         return warnings
     test = best.get("paired_test")
     if test and test["p_value"] >= SIGNIFICANCE:
         warnings.append(f"{where} has {test['rows']:,} rows: too few to tell the fine-tuned model ({metric} "
-                        f"{tuned[metric]:.4f}) from {method} ({best[metric]:.4f}) apart (McNemar p = "
-                        f"{test['p_value']:.3f}: {test['only_tuned_right']} rows only the tuned model got right, "
-                        f"{test['only_baseline_right']} only the baseline); evaluate on more data before "
+                        f"{tuned[metric]:.4f}) from {method} ({best[metric]:.4f}) apart ({test.get('test', 'McNemar')} "
+                        f"p = {test['p_value']:.3f}: {paired_counts(test)}); evaluate on more data before "
                         "trusting the difference")
     return warnings
 

@@ -88,9 +88,10 @@ def _comparison_table(metrics: dict, headline: list[str]) -> str:
     head = "".join(f"<th>{k}</th>" for k in names)
     body = "".join("<tr><td>{}</td>{}</tr>".format(html.escape(label), "".join(
         _score_cell(m, k) for k in names)) for label, m in rows)
-    paired = [f"{html.escape(method)}: {t['only_tuned_right']} rows only the fine-tuned model got right, "
-              f"{t['only_baseline_right']} only this baseline (McNemar p = {t['p_value']:.3g}, on {t['data']})"
-              for method, m in baselines if (t := m.get("paired_test"))]
+    from tailor.evaluation.honesty import paired_counts
+
+    paired = [f"{html.escape(method)}: {paired_counts(t, 'this baseline')} ({t.get('test', 'McNemar')} p = {t['p_value']:.3g}, on "
+              f"{t['data']})" for method, m in baselines if (t := m.get("paired_test"))]
     tests = ("<p>Paired test on the same rows:</p><ul>" + "".join(f"<li>{p}</li>" for p in paired) + "</ul>"
              if paired else "")
     return f"<h2>Results</h2><table><tr><th>model</th>{head}</tr>{body}</table>{tests}"
@@ -126,6 +127,31 @@ def class_sections(metrics: dict) -> list[tuple[str, str]]:
     return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
             ("Per class", per_label_table(evaluation.get("per_class"))),
             ("Calibration", calibration_section(metrics))]
+
+
+def regression_sections(metrics: dict) -> list[tuple[str, str]]:
+    """What a regression report shows beyond the shared sections: predicted against true numbers
+    (data.test's when there is one: the rows nothing was picked on)."""
+    split = "test" if "scatter" in metrics.get("test", {}) else "eval"
+    scatter = metrics[split].get("scatter")
+    where = "data.test" if split == "test" else "the evaluation data"
+    return [(f"Predicted against true, on {where}", figure("", _scatter_png(scatter)) if scatter else "")]
+
+
+def _scatter_png(scatter: dict) -> str:
+    """The binned (true, predicted) counts as a heat map, with the line a perfect model would sit on."""
+    import numpy as np
+
+    low, high = scatter["low"], scatter["high"]
+    counts = np.ma.masked_equal(np.array(scatter["counts"]).T, 0)  # rows: predicted; empty bins blank
+    fig, axis = plt.subplots(figsize=(5.2, 4.6))
+    image = axis.imshow(counts, origin="lower", extent=(low, high, low, high), cmap="Blues", aspect="equal")
+    axis.plot([low, high], [low, high], ":", color="#999999", label="predicted = true")
+    axis.set_xlabel("true")
+    axis.set_ylabel("predicted")
+    axis.legend(loc="upper left", fontsize=8)
+    fig.colorbar(image, ax=axis, label="rows")
+    return png(fig)
 
 
 def calibration_section(metrics: dict) -> str:
@@ -336,7 +362,8 @@ def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type:
     """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
     evaluation = metrics["eval"]
     baseline = metrics.get("baseline", {})
-    scores = "\n".join(f"| {k} | {v:.4f} | {baseline.get(k, float('nan')):.4f} |"
+    shown = lambda value: f"{value:.4f}" if isinstance(value, float) else "-"  # noqa: E731  (undefined: None)
+    scores = "\n".join(f"| {k} | {v:.4f} | {shown(baseline.get(k))} |"
                        for k, v in evaluation.items() if isinstance(v, float))
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"

@@ -3,7 +3,8 @@ batch by batch (counters only, so memory stays flat however many rows are checke
 
 A row agrees when the export picks the same class at every position the task reads: the row itself
 for a classifier of one label per input, every labelled sub-token (else every real token) for a
-tagger. The largest absolute logit difference over those positions says how close the numbers are.
+tagger; a regression model's number agrees when it is within 1 % (of itself, or of 1).
+The largest absolute logit difference over those positions says how close the numbers are.
 """
 
 from __future__ import annotations
@@ -43,10 +44,18 @@ def compare(reference, candidate, encoded, collate, batch_size: int) -> Agreemen
     return result
 
 
+# A model that answers a number (one output) agrees when the export's number is this close to the
+# run's, relative to the size of the number (and never stricter than this share of 1).
+NUMBER_TOLERANCE = 0.01
+
+
 def add_batch(result: Agreement, expected: torch.Tensor, got: torch.Tensor, positions: torch.Tensor | None) -> None:
     """Count one batch; `positions` (rows x length, bool) marks what a tagger reads, None for a
-    classifier's one answer per row."""
-    same = expected.argmax(-1) == got.argmax(-1)
+    classifier's one answer per row (or a regression model's one number)."""
+    if expected.shape[-1] == 1:
+        same = torch.isclose(got[..., 0], expected[..., 0], rtol=NUMBER_TOLERANCE, atol=NUMBER_TOLERANCE)
+    else:
+        same = expected.argmax(-1) == got.argmax(-1)
     difference = (expected - got).abs().amax(-1)
     if positions is None:
         row_same, counted = same, torch.ones_like(same)

@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "token-classification": "tailor.tasks.token_classification:TokenClassification",
     "chat": "tailor.tasks.chat:Chat",
     "image-classification": "tailor.tasks.image_classification:ImageClassification",
+    "text-regression": "tailor.tasks.text_regression:TextRegression",
 }
 
 

@@ -21,8 +21,9 @@ from tailor.data.loading import TaskData
 @dataclass(frozen=True)
 class Field:
     """One input field of an example: `role` inside tailor, `column` in the user's file.
-    kind "text" must be non-empty text; "label" must be present (compared as a string);
-    "value" keeps the value as the file has it (lists of tokens, spans, numbers)."""
+    kind "text" must be non-empty text; "label" must be present (compared as a string); "number" a
+    finite number (read from a number or a text); "value" keeps the value as the file has it (lists of
+    tokens, spans)."""
 
     role: str
     column: str
@@ -71,7 +72,7 @@ class Task(Protocol):
     Options: ClassVar[type[TaskOptions]]  # the config section named after the task
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the default eval.metric
     # What is learned and from what (shown by `tailor tasks`; what later practices check against):
-    targets: ClassVar[str]  # "classes" | "tags" | "text" (later: "spans", "numbers", ...)
+    targets: ClassVar[str]  # "classes" | "tags" | "numbers" | "text" (later: "spans", ...)
     processor_kind: ClassVar[str]  # "tokenizer" | "image-processor" (later: "feature-extractor")
     columns: ClassVar[tuple[str, ...]]  # the data.* column keys this task reads
     # Settings of the shared sections that the config leaves open (None) and this task decides.

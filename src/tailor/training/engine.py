@@ -71,7 +71,7 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
             frozen_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
-    batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets == "classes")
+    batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets in ("classes", "numbers"))
     say(batching.describe(cfg.train.grad_accum))
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
                               batching, loss_only=compute_metrics is None)
@@ -122,10 +122,11 @@ def _training_loss(task, cfg: Config, data, teacher):
 
 def predicted_ids(logits, labels):
     """In-loop metrics need the predicted class of each row (or token), not the logits: the trainer
-    keeps this for the whole evaluation set, so memory stays a small multiple of the labels'."""
+    keeps this for the whole evaluation set, so memory stays a small multiple of the labels'. A head
+    with one output answers a number: that is kept as it is."""
     if isinstance(logits, tuple):
         logits = logits[0]
-    return logits.argmax(-1)
+    return logits[..., 0] if logits.shape[-1] == 1 else logits.argmax(-1)
 
 
 def save_trained_model(trainer: Trainer, folder: Path, finish) -> None:

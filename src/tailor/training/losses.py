@@ -33,6 +33,22 @@ def class_loss(weights: list[float] | None = None, focal_gamma: float = 0.0):
     return loss
 
 
+def standardized_squared_error(mean: float, std: float):
+    """The loss of a model that answers a number: squared error against the standardised target,
+    (y - mean) / std, summed over the rows. The outputs handed on are rescaled to the user's units, so the
+    in-loop metrics (and the checkpoint they pick) read the numbers the user will see."""
+
+    def loss(model, inputs: dict, num_items_in_batch=None):
+        targets = (inputs["labels"].float() - mean) / std
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
+        standardized = outputs.logits.float()[:, 0]
+        total = (standardized - targets).pow(2).sum()
+        outputs.logits = outputs.logits * std + mean
+        return per_target(total, num_items_in_batch, torch.ones_like(targets, dtype=torch.bool)), outputs
+
+    return loss
+
+
 def per_target(total: torch.Tensor, num_items_in_batch, trained: torch.Tensor) -> torch.Tensor:
     """A loss summed over targets, divided by `num_items_in_batch` (every target of every process and
     accumulation step, when the trainer counts them) or else by this batch's own (`trained`: a mask of
