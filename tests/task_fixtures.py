@@ -67,6 +67,45 @@ def rating_rows(n: int, seed: int = 0, scale: float = 100.0, offset: float = 100
     return rows
 
 
+COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay"]
+RELATION_PATTERNS = [("{p} works for {c} .", "works_for", "person"), ("{c} was founded by {p} .", "founded_by", "company"),
+                     ("{p} criticised {c} .", "no_relation", "person")]
+
+
+def relation_rows(n: int, seed: int = 0) -> list[dict]:
+    """Sentences whose relation is given away by the verb between the pair: learnable by a tiny model."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        pattern, label, head = RELATION_PATTERNS[i % len(RELATION_PATTERNS)]
+        person, company = rng.choice(PEOPLE), rng.choice(COMPANIES)
+        pair = [(person, "PER"), (company, "ORG")] if head == "person" else [(company, "ORG"), (person, "PER")]
+        rows.append({"text": pattern.format(p=person, c=company), "head": pair[0][0], "head_type": pair[0][1],
+                     "tail": pair[1][0], "tail_type": pair[1][1], "label": label})
+    return rows
+
+
+def squad_articles(n: int, seed: int = 0) -> dict:
+    """SQuAD v2.0 JSON: contexts saying where people live, a question about one of them (answerable) or
+    about someone absent (every fourth question: unanswerable)."""
+    rng = random.Random(seed)
+    paragraphs = []
+    for i in range(n):
+        people = rng.sample(PEOPLE, 3)
+        places = rng.sample(PLACES, 3)
+        context = " ".join(f"{p} lives in {c} ." for p, c in zip(people, places))
+        if i % 4 == 3:
+            absent = next(p for p in PEOPLE if p not in people)
+            qa = {"id": f"q{seed}-{i}", "question": f"Where does {absent} live?", "answers": [], "is_impossible": True}
+        else:
+            asked = rng.randrange(3)
+            start = context.index(f"{people[asked]} lives in ") + len(f"{people[asked]} lives in ")
+            qa = {"id": f"q{seed}-{i}", "question": f"Where does {people[asked]} live?",
+                  "answers": [{"text": places[asked], "answer_start": start}], "is_impossible": False}
+        paragraphs.append({"context": context, "qas": [qa]})
+    return {"version": "v2.0", "data": [{"title": "people", "paragraphs": paragraphs}]}
+
+
 @dataclass
 class TaskFixture:
     model: str  # the pytest fixture with the tiny model folder
@@ -110,6 +149,18 @@ def _regression(folder: Path) -> dict:
     return {"train": "train.csv", "eval": "eval.csv", "max_length": 32}
 
 
+def _relations(folder: Path) -> dict:
+    write_jsonl(folder / "train.jsonl", relation_rows(48, seed=1))
+    write_jsonl(folder / "eval.jsonl", relation_rows(16, seed=2))
+    return {"train": "train.jsonl", "eval": "eval.jsonl", "max_length": 32}
+
+
+def _questions(folder: Path) -> dict:
+    (folder / "train.json").write_text(json.dumps(squad_articles(48, seed=1)), encoding="utf-8")
+    (folder / "eval.json").write_text(json.dumps(squad_articles(16, seed=2)), encoding="utf-8")
+    return {"train": "train.json", "eval": "eval.json", "max_length": 48}
+
+
 TASK_FIXTURES: dict[str, TaskFixture] = {
     "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
                                        {"text_classification": {"classical_baseline": False}}),
@@ -120,6 +171,10 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
     "image-classification": TaskFixture("tiny_efficientnet", _images, "eval", {"image", "label", "score"},
                                         processes_model="tiny_vit",
                                         processes_config={"image_classification": {"augment": False}}),
+    "question-answering": TaskFixture("tiny_bert", _questions, "eval.json", {"question", "answer", "start", "score"},
+                                      {"question_answering": {"stride": 16}}),
+    "relation-extraction": TaskFixture("tiny_bert", _relations, "eval.jsonl", {"text", "label", "score"},
+                                       {"relation_extraction": {"classical_baseline": False}}),
     "text-regression": TaskFixture("tiny_bert", _regression, "eval.csv", {"text", "value"},
                                    {"text_regression": {"classical_baseline": False}}),
 }

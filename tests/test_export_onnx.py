@@ -19,7 +19,8 @@ EXPORT_FILES = {"model.onnx", "config.json", "tailor.yaml", "verification.json"}
 
 
 def test_the_classic_tasks_offer_onnx_and_chat_does_not():
-    assert ONNX_TASKS == ["image-classification", "text-classification", "text-regression", "token-classification"]
+    assert ONNX_TASKS == ["image-classification", "question-answering", "relation-extraction",
+                          "text-classification", "text-regression", "token-classification"]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,10 @@ def test_fp32_export_agrees_on_every_held_out_row_and_serves_predict_and_eval(na
     assert [_answer(a) for a in from_export] == [_answer(a) for a in from_run]
     on_export, on_run = tailor.evaluate(out, inputs), tailor.evaluate(run, inputs)
     for metric in get_task(name).metrics:
-        assert on_export[metric.name] == pytest.approx(on_run[metric.name], abs=1e-6, rel=1e-6), metric.name
+        # A correlation of a 3-step model's nearly equal numbers moves with the last digits: 1e-2 there.
+        close = pytest.approx(on_run[metric.name], abs=1e-2 if metric.name in ("pearson", "spearman") else 1e-6,
+                              rel=1e-6)
+        assert on_export[metric.name] == close, metric.name
 
 
 def _answer(answer: dict):
@@ -56,6 +60,8 @@ def _answer(answer: dict):
         return [(e["start"], e["end"], e["label"]) for e in answer["entities"]]
     if "value" in answer:  # a number: the same to 1e-6 of its size
         return round(answer["value"], 2)
+    if "question" in answer:
+        return answer["answer"], answer["start"]
     return answer["label"]
 
 
@@ -73,7 +79,7 @@ def test_smaller_variants_report_their_agreement_and_shrink_the_file(variant, ru
 def test_an_export_that_answers_differently_is_refused_and_kept_aside(runs, tmp_path, monkeypatch):
     from tailor.exports import onnx_folder as folder, verify
 
-    def one_row_differs(*args):
+    def one_row_differs(*args, **kwargs):
         return verify.Agreement(rows=16, rows_identical=15, positions=16, positions_identical=15,
                                 max_abs_logit_difference=0.5)
 

@@ -126,22 +126,43 @@ def predict(
                                                              "--samples times with the model's own dropout on, "
                                                              "giving mean probabilities and their spread")] = None,
     samples: Annotated[int, typer.Option(min=2, help="passes per input for --uncertainty")] = 30,
+    question: Annotated[Optional[list[str]], typer.Option("--question", help="question answering runs: a "
+                                                                            "question (repeatable)")] = None,
+    context: Annotated[Optional[list[str]], typer.Option("--context", help="the text that may answer each "
+                                                                          "--question (one, or one per question)")]
+            = None,
 ):
-    """Answers of a trained run for new inputs: label and probabilities, entities, or a chat reply."""
+    """Answers of a trained run for new inputs: label and probabilities, entities, a number, an answer
+    span, or a chat reply."""
     from tailor.api import predict as run_prediction
     from tailor.predictions import write_predictions
 
-    if not text and not image and data is None:
+    inputs = _questions(question, context)
+    if not text and not image and data is None and not inputs:
         raise TailorError("predict: give --text \"...\" or --image PATH (repeatable), or --data FILE")
     answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, images=image, data=data,
                              batch_size=batch_size, precision=precision, max_new_tokens=max_new_tokens,
-                             temperature=temperature, top_p=top_p, uncertainty=uncertainty, samples=samples)
+                             temperature=temperature, top_p=top_p, uncertainty=uncertainty, samples=samples,
+                             inputs=inputs)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
     else:
         for answer in answers:
             typer.echo(json.dumps(answer, ensure_ascii=False))
+
+
+def _questions(questions: list[str] | None, contexts: list[str] | None) -> list[dict] | None:
+    """--question / --context pairs as inputs: one context for every question, or one each."""
+    if not questions and not contexts:
+        return None
+    if not questions or not contexts:
+        raise TailorError("predict: give --question and --context together")
+    if len(contexts) not in (1, len(questions)):
+        raise TailorError(f"predict: {len(questions)} --question but {len(contexts)} --context; give one context "
+                          "for all, or one per question in the same order")
+    contexts = contexts * len(questions) if len(contexts) == 1 else contexts
+    return [{"question": q, "context": c} for q, c in zip(questions, contexts)]
 
 
 @app.command()

@@ -72,6 +72,22 @@ class DataSection(Section):
                                             "beside data.text (token classification, JSON rows)")
     image: str = Field("image", description="column with the image's path, relative to the data file (image "
                                             "tasks, CSV/JSONL rows), or the Image feature of a `datasets` folder")
+    head: str = Field("head", description="column with the first entity of the pair: its text (found in data.text) "
+                                          "or its character span [start, end] (relation extraction)")
+    tail: str = Field("tail", description="column with the second entity of the pair, as data.head (relation "
+                                          "extraction)")
+    head_type: str = Field("head_type", description="column with the first entity's type, e.g. PER (relation "
+                                                    "extraction; optional: untyped markers when the file lacks it)")
+    tail_type: str = Field("tail_type", description="column with the second entity's type (relation extraction; "
+                                                    "optional)")
+    question: str = Field("question", description="column with the question (question answering)")
+    context: str = Field("context", description="column with the text that may hold the answer (question "
+                                                "answering)")
+    answers: str = Field("answers", description="column with the answers: {\"text\": [...], \"answer_start\": "
+                                                "[...]} (character offsets in the context; empty: unanswerable) "
+                                                "(question answering; SQuAD's own JSON is read as it is)")
+    id: str = Field("id", description="column with each question's unique id (question answering; optional: "
+                                      "numbered in file order when absent)")
     max_length: int | None = Field(None, gt=1, description="longest input in tokens; longer ones are truncated, "
                                                            "split or dropped as the task says, and counted; "
                                                            "default per task")
@@ -92,7 +108,8 @@ class DataSection(Section):
 
 
 # Column keys of the data section: each task declares which of them it reads.
-COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans", "image")
+COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans", "image", "head", "tail", "head_type",
+               "tail_type", "question", "context", "answers", "id")
 
 
 class TrainSection(Section):

@@ -151,26 +151,27 @@ def majority_baseline(train_labels: list[str], labels: list[str]):
     return f"majority class ('{majority}')", probabilities
 
 
-def tfidf_baseline(train, labels: list[str], seed: int):
+def tfidf_baseline(train, labels: list[str], seed: int, texts=None):
     """TF-IDF word 1-2-grams + char 2-5-grams with logistic regression, fitted on the training texts:
-    the classical bar. Returns (description, probabilities of a list of examples)."""
+    the classical bar; `texts(examples)` is what it reads of them (default: a text and its pair).
+    Returns (description, probabilities of a list of examples)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    texts = joined_texts(train)
-    pipeline = make_pipeline(tfidf_features(len(texts)), LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
+    texts = texts or joined_texts  # what the classical model reads of an example
+    pipeline = make_pipeline(tfidf_features(len(train)), LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
     label2id = {label: i for i, label in enumerate(labels)}
-    pipeline.fit(texts, [label2id[label] for label in train.columns["label"]])
+    pipeline.fit(texts(train), [label2id[label] for label in train.columns["label"]])
 
     def probabilities(examples) -> np.ndarray:
         result = np.zeros((len(examples), len(labels)))
-        result[:, pipeline.classes_] = pipeline.predict_proba(joined_texts(examples))
+        result[:, pipeline.classes_] = pipeline.predict_proba(texts(examples))
         return result
 
     return "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression", probabilities
 
 
-def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> dict:
+def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None, texts=None) -> dict:
     """metrics.json's `baseline` (majority class) and, unless turned off, `classical_baseline`
     (TF-IDF + logistic regression, on texts), on the same evaluation data as the fine-tuned model and,
     under `test`, on data.test. `tuned_answers(examples)`: the fine-tuned model's class ids, for a
@@ -180,7 +181,7 @@ def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None) -> 
     train_labels = data.train_unsampled.columns["label"]
     makers = {"baseline": lambda: majority_baseline(train_labels, data.labels)}
     if tfidf:
-        makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed)
+        makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed, texts)
 
     def score(examples, probabilities):
         return classification_metrics(_class_ids(examples, data.labels), probabilities, data.labels, intervals=False)

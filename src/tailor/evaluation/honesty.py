@@ -70,8 +70,8 @@ def paired_counts(test: dict, baseline: str = "the baseline") -> str:
 
 
 # The metric the headline is judged by against the baselines, and whether more is better: macro F1 for
-# classes (a majority class cannot game it), RMSE for numbers.
-JUDGED_BY = (("f1_macro", True), ("rmse", False))
+# classes (a majority class cannot game it), RMSE for numbers, exact match for answers.
+JUDGED_BY = (("f1_macro", True), ("rmse", False), ("exact_match", True))
 
 
 def honesty_warnings(metrics: dict, overlaps: dict[str, int]) -> list[str]:

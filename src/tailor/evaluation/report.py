@@ -28,7 +28,8 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
         _warnings(metrics),
         _comparison_table(metrics, names),
         _distillation(metrics.get("distillation")),
-        figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]))),
+        figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]),
+                                              perplexity=task.targets == "text")),
         *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
         _explained(metrics),
         _notes(metrics),
@@ -305,7 +306,7 @@ def _notes(metrics: dict) -> str:
     return "<h2>Data notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
 
 
-def _curves_png(history: list[dict], metric: str) -> str | None:
+def _curves_png(history: list[dict], metric: str, perplexity: bool = False) -> str | None:
     train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
     evals = [h for h in history if "eval_loss" in h]
     if not train and not evals:
@@ -315,7 +316,7 @@ def _curves_png(history: list[dict], metric: str) -> str | None:
         left.plot(*zip(*train), label="train loss", color="#4477aa")
     if evals:
         left.plot([h["step"] for h in evals], [h["eval_loss"] for h in evals], "o-", label="eval loss", color="#ee6677")
-        if metric == "loss":  # the loss is on the left already; perplexity reads better for language models
+        if perplexity:  # the loss is on the left already; perplexity reads better for language models
             right.plot([h["step"] for h in evals], [math.exp(min(h["eval_loss"], 50)) for h in evals], "o-",
                        label="perplexity")
         for name, style in dict(((f"eval_{metric}", "o-"), ("eval_accuracy", "s--"))).items():
@@ -324,7 +325,10 @@ def _curves_png(history: list[dict], metric: str) -> str | None:
                 right.plot(*zip(*points), style, label=name.removeprefix("eval_"))
         right.set_xlabel("step")
         right.set_title("evaluation metric")
-        right.legend()
+        if right.lines:
+            right.legend()
+        else:
+            right.set_axis_off()  # scored after training only (e.g. answers that need every window)
     left.set_xlabel("step")
     left.set_title("loss")
     left.legend()

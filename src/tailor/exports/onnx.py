@@ -28,9 +28,38 @@ VARIANTS = ("fp32", "f16", "int8")
 OPSET = 18
 
 
+# What a collated batch may carry for training, never a model input of the graph.
+TARGET_KEYS = ("labels", "start_positions", "end_positions")
+
+
+def model_inputs(batch: dict) -> dict:
+    return {name: value for name, value in batch.items() if name not in TARGET_KEYS}
+
+
+class SpanLogits(torch.nn.Module):
+    """A question-answering model with one output, `logits` (rows x tokens x 2: start, end), as the
+    graph and OnnxModel carry every task's answer."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+
+    def forward(self, **inputs):
+        outputs = self.model(**inputs)
+        return SimpleNamespace(logits=torch.stack([outputs.start_logits, outputs.end_logits], dim=-1))
+
+
+def exportable(model):
+    """The model as the export traces and checks it: one `logits` output."""
+    return SpanLogits(model) if "QuestionAnswering" in type(model).__name__ else model
+
+
 def write_graph(model, example: dict, path: Path, variant: str = "fp32") -> None:
-    """Trace `model` on one collated batch (labels left out) and write the ONNX file `path`."""
-    inputs = {name: value for name, value in example.items() if name != "labels"}
+    """Trace `model` on one collated batch (targets left out) and write the ONNX file `path`."""
+    inputs = model_inputs(example)
+    if isinstance(model, SpanLogits):
+        model = _TensorOutput(model)
     traced = path.with_name(path.stem + ".traced.onnx") if variant != "fp32" else path
     with _exporter_quiet():
         program = torch.onnx.export(model.eval(), (), kwargs=inputs, dynamic_shapes=_dynamic_axes(inputs),
@@ -43,6 +72,19 @@ def write_graph(model, example: dict, path: Path, variant: str = "fp32") -> None
         _to_int8(traced, path)
     if traced != path:
         traced.unlink()
+
+
+class _TensorOutput(torch.nn.Module):
+    """torch.export traces tensors, not a namespace, and names of arguments, not **kwargs: the wrapped
+    text model's `logits` alone, from the inputs a tokenizer gives."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner = model
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        return self.inner(**{name: value for name, value in given.items() if value is not None}).logits
 
 
 def _dynamic_axes(inputs: dict) -> dict:

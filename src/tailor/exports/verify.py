@@ -33,13 +33,21 @@ class Agreement:
                 "max_abs_logit_difference": float(f"{self.max_abs_logit_difference:.3g}")}
 
 
-def compare(reference, candidate, encoded, collate, batch_size: int) -> Agreement:
-    """Both models on each batch in turn. (One pass of batches: two interleaved batch generators
-    would each hold torch's inference mode open and restore it in the wrong order.)"""
+def compare(reference, candidate, encoded, collate, batch_size: int, *, spans: bool = False) -> Agreement:
+    """Both models on each batch in turn (`spans`: logits are start and end scores per token, and a row
+    agrees when both pick the same first and last token). One pass of batches: two interleaved batch
+    generators would each hold torch's inference mode open and restore it in the wrong order."""
+    from tailor.exports.onnx import model_inputs
+
     result = Agreement()
     for _, batch in device_batches(reference, encoded, collate, batch_size):
-        inputs = {name: value for name, value in batch.items() if name != "labels"}
+        inputs = model_inputs(batch)
         expected, got = reference(**inputs).logits.float().cpu(), candidate(**inputs).logits.float().cpu()
+        if spans:  # rows x (start, end) x tokens, pads out: a row agrees when both pick the same tokens
+            pads = ~batch["attention_mask"].bool().cpu()[..., None]
+            expected, got = (x.masked_fill(pads, -1e9).transpose(1, 2) for x in (expected, got))
+            add_batch(result, expected, got, torch.ones(expected.shape[:2], dtype=torch.bool))
+            continue
         add_batch(result, expected, got, _read_positions(batch) if expected.dim() == 3 else None)
     return result
 

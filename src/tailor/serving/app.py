@@ -165,11 +165,12 @@ def create_app(state: ServerState, api_key: str | None) -> FastAPI:
 
 
 class PredictRequest(BaseModel):
-    """`inputs`: texts, or objects {"text": ..., "text_pair": ...} for runs trained on pairs, or
+    """`inputs`: texts, or objects {"text": ..., "text_pair": ...} for runs trained on pairs, objects with
+    the task's input keys where its input is more than a text (a relation's text, head and tail), or
     {"image": "<base64 of the file's bytes>"} for image runs."""
 
     model_config = ConfigDict(extra="forbid")
-    inputs: list[str | dict[str, str]] = Field(min_length=1)
+    inputs: list[str | dict[str, Any]] = Field(min_length=1)
     model: str | None = None
 
 
@@ -195,10 +196,13 @@ async def _outcome(job: Job, request: Request):
 def _rows(body: PredictRequest, answerer, limits: Limits) -> list[dict]:
     """One dict per input, in the columns the run's task reads, checked before it is queued."""
     from tailor.serving.answerer import examples_from_texts
+    from tailor.tasks.base import HasStructuredInputs
 
     if len(body.inputs) > limits.max_inputs:
         raise ApiError(413, f"{len(body.inputs)} inputs in one request; send at most {limits.max_inputs}",
                        param="inputs")
+    if isinstance(answerer.task, HasStructuredInputs):
+        return _structured_rows(body.inputs, answerer)
     items = [{"text": item} if isinstance(item, str) else item for item in body.inputs]
     if "image" in answerer.task.columns:
         return [{"image": _image(item, i)} for i, item in enumerate(items)]
@@ -216,6 +220,22 @@ def _rows(body: PredictRequest, answerer, limits: Limits) -> list[dict]:
     if any(not item["text"].strip() for item in items):
         raise ApiError(400, "an input text is empty", param="inputs")
     return items
+
+
+def _structured_rows(items: list, answerer) -> list[dict]:
+    """A task whose input is more than a text: objects with its input keys, validated as file rows are."""
+    from tailor.errors import TailorError
+
+    task, keys = answerer.task, answerer.task.input_keys
+    unknown = sorted({key for item in items if isinstance(item, dict) for key in item} - set(keys))
+    if unknown or not all(isinstance(item, dict) and item for item in items):
+        raise ApiError(400, f"inputs of a {task.name} run are objects with the keys {', '.join(keys)}"
+                            + (f"; unknown keys: {', '.join(unknown)}" if unknown else ""), param="inputs")
+    try:
+        examples = task.examples_from_inputs(items, answerer.cfg, "<request>")
+    except TailorError as exc:
+        raise ApiError(400, str(exc), param="inputs") from None
+    return [{role: values[i] for role, values in examples.columns.items()} for i in range(len(examples))]
 
 
 def _image(item: dict, index: int):

@@ -19,6 +19,8 @@ TASKS: dict[str, str] = {
     "chat": "tailor.tasks.chat:Chat",
     "image-classification": "tailor.tasks.image_classification:ImageClassification",
     "text-regression": "tailor.tasks.text_regression:TextRegression",
+    "relation-extraction": "tailor.tasks.relation_extraction:RelationExtraction",
+    "question-answering": "tailor.tasks.question_answering:QuestionAnswering",
 }
 
 

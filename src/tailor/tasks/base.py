@@ -178,6 +178,25 @@ class HasReportSections(Protocol):
 
 
 @runtime_checkable
+class HasStructuredInputs(Protocol):
+    """Tasks whose input is more than a text (and its pair): a relation's text and entity pair, a
+    question and its context. `tailor predict` reads them from --data files; a request to `tailor
+    serve` gives one object per input with these keys."""
+
+    input_keys: ClassVar[tuple[str, ...]]  # the keys an input object may have (data.* column names)
+
+    def examples_from_inputs(self, items: list[dict], cfg: Config, source: str) -> Examples:
+        """Inputs given directly, validated as rows of a file are (DataError names the input)."""
+
+
+@runtime_checkable
+class HasEvalFit(Protocol):
+    def fit_on_eval(self, processor, data: TaskData, cfg: Config, model_dir: Path) -> dict | None:
+        """After training, settings fitted on the evaluation split and saved into model/ (e.g. question
+        answering's no-answer threshold): what was fitted, with `lines` to print (None: nothing to fit)."""
+
+
+@runtime_checkable
 class HasExplanations(Protocol):
     def explain(self, model, processor, examples: Examples, cfg: Config, *, steps: int = 50) -> list[dict]:
         """`tailor explain` and report.html: for each example, the answer and what in the input drove it

@@ -62,12 +62,10 @@ class TokenClassification:
     cpu_precision: ClassVar[None] = None
 
     def processor(self, location: str, cfg: Config, **load_kwargs):
-        from tailor.errors import ModelError
         from tailor.models.processors import load_tokenizer
 
-        tokenizer = load_tokenizer(location, cfg, **load_kwargs)
-        if not tokenizer.is_fast:  # word_ids() maps sub-tokens back to words; only fast tokenizers have it
-            raise ModelError(f"model {location}: token classification needs a fast tokenizer (tokenizer.json)")
+        # word_ids() maps sub-tokens back to words
+        tokenizer = load_tokenizer(location, cfg, fast_for="token classification", **load_kwargs)
         if "ByteLevel" in type(tokenizer.backend_tokenizer.pre_tokenizer).__name__ + str(
                 tokenizer.backend_tokenizer.pre_tokenizer):
             # Byte-level BPE (RoBERTa, GPT-2, DeBERTa) marks a word's leading space in its first piece:

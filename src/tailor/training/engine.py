@@ -186,8 +186,9 @@ def training_arguments(cfg: Config, checkpoint_dir: Path, n_train: int, precisio
         save_steps=e.steps,
         save_total_limit=cfg.output.keep_checkpoints,
         load_best_model_at_end=t.restore_best,
-        metric_for_best_model=e.metric,
-        greater_is_better=greater_is_better,
+        # Without in-loop metrics (chat, question answering) the evaluation loss picks the checkpoint.
+        metric_for_best_model="loss" if loss_only else e.metric,
+        greater_is_better=False if loss_only else greater_is_better,
         logging_strategy="steps",
         logging_steps=max(1, total_steps // 50),  # about 50 points on the loss curve
         logging_first_step=True,

@@ -49,6 +49,26 @@ def standardized_squared_error(mean: float, std: float):
     return loss
 
 
+def span_loss():
+    """The loss of extractive question answering: cross-entropy of the answer's start token and of its end
+    token, averaged, summed over the rows (windows) and divided as every task loss here is (see the
+    module docstring); a window without the answer points both at its first token. Pad positions are
+    left out of the softmax (the model's own loss keeps them), so a row's loss does not depend on how
+    long the other rows of its batch are."""
+
+    def loss(model, inputs: dict, num_items_in_batch=None):
+        starts, ends = inputs["start_positions"], inputs["end_positions"]
+        outputs = model(**{k: v for k, v in inputs.items() if k not in ("start_positions", "end_positions")})
+        padding = inputs["attention_mask"] == 0
+        start_logits = outputs.start_logits.float().masked_fill(padding, -1e9)
+        end_logits = outputs.end_logits.float().masked_fill(padding, -1e9)
+        total = (F.cross_entropy(start_logits, starts, reduction="sum")
+                 + F.cross_entropy(end_logits, ends, reduction="sum")) / 2
+        return per_target(total, num_items_in_batch, torch.ones_like(starts, dtype=torch.bool)), outputs
+
+    return loss
+
+
 def per_target(total: torch.Tensor, num_items_in_batch, trained: torch.Tensor) -> torch.Tensor:
     """A loss summed over targets, divided by `num_items_in_batch` (every target of every process and
     accumulation step, when the trainer counts them) or else by this batch's own (`trained`: a mask of

@@ -11,19 +11,24 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
             text_pairs: list[str] | None = None, images: list[str | Path] | None = None,
             batch_size: int | None = None, precision: str = "fp32", max_new_tokens: int | None = None,
             temperature: float | None = None, top_p: float | None = None, uncertainty: str | None = None,
-            samples: int = 30) -> list[dict]:
+            samples: int = 30, inputs: list[dict] | None = None) -> list[dict]:
     """Answers of a trained run for new texts or images, or for every row of a file (or every image
     of a folder); labels are not needed. A chat run answers prompts, `batch_size` decoded together,
     with the generation settings given (else the run's chat.* ones). `uncertainty="mc-dropout"`: each
-    input answered `samples` times with dropout on; mean probabilities and their spread."""
+    input answered `samples` times with dropout on; mean probabilities and their spread. `inputs`: for a
+    task whose input is more than a text, objects with its input keys (a question and its context)."""
     if uncertainty not in (None, "mc-dropout"):
         raise ConfigError(f"--uncertainty {uncertainty}: the method is mc-dropout")
     from tailor.serving.answerer import load_answerer
 
-    check_inputs("predict", texts, images, data)
+    if not inputs:
+        check_inputs("predict", texts, images, data)
     answerer = load_answerer(run_dir, precision)
     answerer.with_generation(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-    examples = read_inputs(answerer.task, answerer.cfg, texts, text_pairs, images, data)
+    if inputs:
+        examples = structured_inputs(answerer.task, answerer.cfg, inputs)
+    else:
+        examples = read_inputs(answerer.task, answerer.cfg, texts, text_pairs, images, data)
     return answerer.predict(examples, batch_size, mc_samples=samples if uncertainty else None)
 
 
@@ -42,6 +47,14 @@ def check_inputs(verb: str, texts: list[str] | None, images: list | None, data: 
         raise DataError(data, "file not found", suggest_sibling(Path(data)))
 
 
+def structured_inputs(task, cfg, inputs: list[dict]):
+    from tailor.tasks.base import HasStructuredInputs
+
+    if not isinstance(task, HasStructuredInputs):
+        raise ConfigError(f"a {task.name} run takes texts (--text) or a file (--data), not {', '.join(inputs[0])}")
+    return task.examples_from_inputs(inputs, cfg, "<command line>")
+
+
 def read_inputs(task, cfg, texts: list[str] | None, text_pairs: list[str] | None, images: list | None,
                 data: str | Path | None):
     """The inputs as the run's task reads them (no labels needed): texts or images as the run takes."""
@@ -53,6 +66,11 @@ def read_inputs(task, cfg, texts: list[str] | None, text_pairs: list[str] | None
         raise ConfigError(f"this {task.name} run takes its inputs with {wanted}, not {given}")
     if data is not None:
         return task.read(Path(data), cfg, targets=False)
+    from tailor.tasks.base import HasStructuredInputs
+
+    if isinstance(task, HasStructuredInputs):
+        raise ConfigError(f"a {task.name} run's inputs are more than a text: give a file with --data (columns "
+                          f"{', '.join(task.input_keys)}), or ask `tailor serve` with objects of those keys")
     if images:
         from tailor.data.images import images_from_paths
 

@@ -83,15 +83,19 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         alone = train_student_alone(task, cfg, data, run)
     if not is_main_process():
         return RunResult(run.dir, {})
+    from tailor.tasks.base import HasEvalFit
+
     decision = None
     if wants_decision(cfg):
         say("fitting the decision threshold / temperature on the evaluation split ...")
         decision = fit_decision(task, processor, data, cfg, run.model)
+    elif isinstance(task, HasEvalFit):
+        decision = task.fit_on_eval(processor, data, cfg, run.model)
     say("evaluating the saved model and the baselines ...")
     metrics = _final_metrics(task, processor, data, cfg, source, run, result, trainable, notes, train_set)
     if decision:
         metrics["decision"] = decision
-        for line in decision_lines(decision):
+        for line in decision.get("lines") or decision_lines(decision):
             say(line)
     if teacher is not None:
         from tailor.verbs.distill import distillation_comparison
@@ -150,7 +154,9 @@ def _final_metrics(task, processor, data, cfg: Config, source, run: RunDir, resu
     batch = cfg.eval.batch_size
     metrics = {
         "name": run.dir.name, "task": cfg.task, "model": cfg.model.name, "pipeline_tag": task.pipeline_tag,
-        "eval_data": data.eval_source, "best_metric_name": cfg.eval.metric,
+        "eval_data": data.eval_source,
+        # what picked the checkpoint: the evaluation loss where a task has no in-loop metrics
+        "best_metric_name": cfg.eval.metric if task.training_metrics(cfg, data.labels) else "loss",
         "eval": task.evaluate(model, processor, data.eval, cfg, batch),
     }
     if isinstance(task, HasBaselines):
