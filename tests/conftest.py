@@ -83,6 +83,7 @@ def make_config(tmp_path, tiny_bert, sentiment_files, monkeypatch):
                       "freeze_embeddings": False,  # random embeddings: the toy model must learn them
                       "early_stopping_patience": None},
             "text_classification": {"classical_baseline": False},
+            "eval": {"bootstrap": 0},  # 2 s of intervals a run; the tests of intervals ask for them
         }
         for section, values in sections.items():
             if isinstance(values, dict) and isinstance(config.get(section), dict):

@@ -185,7 +185,8 @@ def fast_config(model: Path, data: dict, extra: dict, **train) -> dict:
     config = {"model": str(model), "data": data,
               "train": {"epochs": 1, "batch_size": 4, "lr": 1e-3, "warmup_ratio": 0.0, "precision": "fp32",
                         "freeze_embeddings": False, "early_stopping_patience": None, **train},
-              "eval": {"batch_size": 8}}
+              # no bootstrap intervals (2 s a run): tests of them set eval.bootstrap
+              "eval": {"batch_size": 8, "bootstrap": 0}}
     for section, values in extra.items():
         config[section] = {**config.get(section, {}), **values}
     return config

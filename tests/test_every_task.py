@@ -23,7 +23,7 @@ def test_task_trains_saves_reloads_predicts_and_evaluates(name, tmp_path, reques
     model = request.getfixturevalue(fixture.model)
     monkeypatch.chdir(tmp_path)
     config = {"task": name, **fast_config(model, fixture.write(tmp_path), fixture.config, max_steps=2),
-              "eval": {"batch_size": 8, "strategy": "steps", "steps": 2}}
+              "eval": {"batch_size": 8, "strategy": "steps", "steps": 2, "bootstrap": 0}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
 

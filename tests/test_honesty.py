@@ -64,7 +64,8 @@ def test_a_run_reports_intervals_paired_tests_and_overlap(make_config, tmp_path,
     rows = sentiment_rows(160, seed=1)
     write_csv(tmp_path / "train.csv", rows)
     write_csv(tmp_path / "test.csv", rows[:5] + sentiment_rows(35, seed=3))  # 5 test rows copied from training
-    path = make_config(data={"test": "test.csv"}, text_classification={"classical_baseline": True})
+    path = make_config(data={"test": "test.csv"}, text_classification={"classical_baseline": True},
+                       eval={"bootstrap": 1000})
     code, out, err = cli("train", path)
     assert code == 0, err
     import json

@@ -32,7 +32,7 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 def _config(folder: Path, name: str, model: Path, data: dict, extra: dict, batch: int, **train) -> Path:
     config = {"task": name, **fast_config(model, data, extra, batch_size=batch, optimizer="sgd", lr=0.5,
                                          max_grad_norm=1e6, max_steps=4, weight_decay=0.0, **train),
-              "eval": {"batch_size": 8, "strategy": "steps", "steps": 2},
+              "eval": {"batch_size": 8, "strategy": "steps", "steps": 2, "bootstrap": 0},
               "output": {"dir": str(folder / f"run-{batch}")}}
     path = folder / f"b{batch}.yaml"
     path.write_text(yaml.safe_dump(config))

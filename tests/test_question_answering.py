@@ -10,7 +10,6 @@ import pytest
 import torch
 import yaml
 
-import tailor
 from task_fixtures import fast_config, squad_articles, train_tiny_run, write_jsonl
 from tailor.evaluation.extractive import AnswerCollector, windows
 from tailor.tasks.question_answering import first_sentence

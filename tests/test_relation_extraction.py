@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import yaml
 
-import tailor
 from task_fixtures import fast_config, relation_rows, train_tiny_run, write_jsonl
 from tailor.data.relations import locate, marked_text
 from tailor.tasks.relation_extraction import relation_scores

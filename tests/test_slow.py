@@ -42,6 +42,49 @@ def test_minilm_rates_shipped_tweets_closer_than_the_baselines(tmp_path):
     assert happy["value"] > 1.5 and sad["value"] < -1.5
 
 
+def test_minilm_extracts_relations_from_the_projects_own_sentences(tmp_path):
+    """The hand-written relation set (examples/relation_extraction: 334 training pairs, 5 relations and
+    no_relation) with the defaults: relation F1 well above TF-IDF's on the unseen test pairs
+    (measured: 0.923 against TF-IDF's 0.61 on eval)."""
+    from pathlib import Path
+
+    data = Path(__file__).parents[1] / "examples" / "relation_extraction" / "data"
+    cfg = load_config(None, [], base={
+        "task": "relation-extraction", "model": "minilm",
+        "data": {"train": str(data / "train.jsonl"), "eval": str(data / "eval.jsonl"),
+                 "test": str(data / "test.jsonl")},
+        "output": {"dir": str(tmp_path / "run")}})
+    metrics = tailor.train(cfg).metrics
+    assert metrics["test"]["f1"] >= 0.85
+    assert metrics["test"]["f1"] >= metrics["classical_baseline"]["test"]["f1"] + 0.15
+    assert metrics["baseline"]["test"]["f1"] == 0.0  # the majority label is no_relation: it finds none
+
+
+def test_minilm_answers_questions_about_the_standard_library_docs(tmp_path):
+    """SQuAD-v2-style questions over real docstrings (examples/question_answering/prepare.py; 20 %
+    unanswerable), shortened to fit here: 4 epochs over 256-token windows. Exact match on the unseen
+    test questions must be at least twice always-unanswerable's 0.20 (the full default recipe: 0.555)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "examples" / "question_answering" / "prepare.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "data")], check=True, capture_output=True)
+    cfg = load_config(None, [], base={
+        "task": "question-answering", "model": "minilm",
+        "data": {"train": str(tmp_path / "data" / "train.json"), "eval": str(tmp_path / "data" / "eval.json"),
+                 "test": str(tmp_path / "data" / "test.json"), "max_length": 256},
+        "question_answering": {"stride": 64}, "train": {"epochs": 4, "early_stopping_patience": None},
+        "output": {"dir": str(tmp_path / "run")}})
+    metrics = tailor.train(cfg).metrics
+    assert metrics["baseline"]["test"]["exact_match"] == 0.2
+    # measured: exact match 0.53, F1 0.649 (answerable 0.667) in 177 s; the issue's bar is twice the baseline
+    assert metrics["test"]["exact_match"] >= 0.40 and metrics["test"]["has_answer_f1"] >= 0.4
+    context = "shutil.copy(src, dst, *, follow_symlinks=True)\nCopy data and mode bits. Return the file's destination."
+    answer = tailor.predict(cfg.output.dir, inputs=[{"question": "What does shutil.copy return?", "context": context}])[0]
+    assert answer["answer"] == context[answer["start"]:answer["end"]] and "destination" in answer["answer"], answer
+
+
 def test_assistant_recipe_learns_its_new_identity(tmp_path, monkeypatch):
     """The recipe as a user runs it, on the real SmolLM2 (converted from the shipped GGUF into a fresh
     cache): afterwards it names itself and its maker on held-out questions, with the template's

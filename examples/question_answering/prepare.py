@@ -740,7 +740,7 @@ def token_counter():
         return None
 
 
-def main():
+def main(folder: Path | None = None):
     began = time.time()
     rng = random.Random(SEED)
     entries, used = collect_entries()
@@ -750,8 +750,8 @@ def main():
     print(f"{len(entries):,} docstrings -> {len(contexts):,} contexts; candidates: "
           f"{sum(len(i[2]) for i in items):,} answerable, {sum(len(i[3]) for i in items):,} unanswerable")
     assignment = split_titles(items, rng)
-    folder = Path(__file__).parent / "data"
-    folder.mkdir(exist_ok=True)
+    folder = folder or Path(__file__).parent / "data"
+    folder.mkdir(parents=True, exist_ok=True)
     splits, chosen, count_tokens = {}, [], token_counter()
     for name, size in SIZES.items():
         part = [item for item in items if assignment[item[0]] == name]
@@ -786,4 +786,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)  # optional: another folder to write to

@@ -212,6 +212,9 @@ class TrainSection(Section):
 
 
 class EvalSection(Section):
+    bootstrap: int = Field(1000, ge=0, description="resamples behind the bootstrap 95 % intervals of the headline "
+                                                   "scores in metrics.json and the report (0: no intervals; fewer "
+                                                   "is faster on a large evaluation set)")
     metric: str | None = Field(None, description="metric that picks the best checkpoint and drives early "
                                                  "stopping; one of the task's metrics (`tailor tasks`), or loss; "
                                                  "default per task")

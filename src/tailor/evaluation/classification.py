@@ -20,9 +20,9 @@ def summary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float
 
 
 def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels: list[str], *,
-                           intervals: bool = True) -> dict:
+                           resamples: int = 1000) -> dict:
     """Full metrics for the final report: macro scores, per-class P/R/F1, confusion matrix, ROC AUC,
-    calibration, and (`intervals`) bootstrap 95 % intervals of macro F1 and accuracy."""
+    calibration, and bootstrap 95 % intervals of macro F1 and accuracy over `resamples` resamples (0: none)."""
     from sklearn import metrics as skm
 
     predicted = probabilities.argmax(-1)
@@ -44,12 +44,12 @@ def classification_metrics(truth: np.ndarray, probabilities: np.ndarray, labels:
 
     calibration = calibration_bins(truth, probabilities)  # how far the top probability can be trusted
     result["ece"], result["calibration"] = calibration["ece"], calibration["bins"]
-    if intervals:
+    if resamples:
         from tailor.evaluation.honesty import bootstrap_interval
 
         macro_f1 = lambda t, p: skm.f1_score(t, p, average="macro", zero_division=0)  # noqa: E731
-        result["ci95"] = {"f1_macro": bootstrap_interval(truth, predicted, macro_f1),
-                          "accuracy": bootstrap_interval(truth, predicted, skm.accuracy_score)}
+        result["ci95"] = {"f1_macro": bootstrap_interval(truth, predicted, macro_f1, resamples=resamples),
+                          "accuracy": bootstrap_interval(truth, predicted, skm.accuracy_score, resamples=resamples)}
     result["examples"] = int(len(truth))
     return result
 
@@ -184,7 +184,7 @@ def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None, tex
         makers["classical_baseline"] = lambda: tfidf_baseline(data.train_unsampled, data.labels, seed, texts)
 
     def score(examples, probabilities):
-        return classification_metrics(_class_ids(examples, data.labels), probabilities, data.labels, intervals=False)
+        return classification_metrics(_class_ids(examples, data.labels), probabilities, data.labels, resamples=0)
 
     def paired(judged, probabilities):
         return paired_test(judged_truth, tuned, probabilities.argmax(-1))

@@ -36,7 +36,8 @@ def entity_metrics(true_tags: list[list[str]], predicted_tags: list[list[str]]) 
             "entities": len(gold), "sentences": len(true_tags)}
 
 
-def entity_f1_interval(true_tags: list[list[str]], predicted_tags: list[list[str]], seed: int = 0) -> list[float]:
+def entity_f1_interval(true_tags: list[list[str]], predicted_tags: list[list[str]], seed: int = 0,
+                       resamples: int = 1000) -> list[float]:
     """The bootstrap 95 % interval of micro entity F1 over sentences. Each sentence's counts (entities
     found exactly, predicted, gold; decoded as seqeval's strict mode decodes them) are taken once, and
     a resample's F1 is 2 x found / (predicted + gold), seqeval's micro F1 of those sentences."""
@@ -56,7 +57,7 @@ def entity_f1_interval(true_tags: list[list[str]], predicted_tags: list[list[str
     def f1(found, guessed, true, axis=-1):
         return 2 * found.sum(axis) / np.maximum(guessed.sum(axis) + true.sum(axis), 1)
 
-    result = bootstrap(tuple(counts), f1, paired=True, vectorized=True, n_resamples=1000, method="percentile",
+    result = bootstrap(tuple(counts), f1, paired=True, vectorized=True, n_resamples=resamples, method="percentile",
                        rng=np.random.default_rng(seed))
     return [round(float(result.confidence_interval.low), 4), round(float(result.confidence_interval.high), 4)]
 

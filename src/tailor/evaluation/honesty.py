@@ -11,13 +11,14 @@ RESAMPLES = 1000
 SIGNIFICANCE = 0.05
 
 
-def bootstrap_interval(truth: np.ndarray, predicted: np.ndarray, score, seed: int = 0) -> list[float]:
+def bootstrap_interval(truth: np.ndarray, predicted: np.ndarray, score, seed: int = 0,
+                       resamples: int = RESAMPLES) -> list[float]:
     """The 95 % percentile-bootstrap interval of `score(truth, predicted)` over the rows."""
     from scipy.stats import bootstrap
 
     if len(truth) < 2:
         return [float("nan"), float("nan")]
-    result = bootstrap((truth, predicted), score, paired=True, vectorized=False, n_resamples=RESAMPLES,
+    result = bootstrap((truth, predicted), score, paired=True, vectorized=False, n_resamples=resamples,
                        method="percentile", confidence_level=0.95, rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
     return [round(float(low), 4), round(float(high), 4)]

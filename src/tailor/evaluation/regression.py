@@ -21,18 +21,19 @@ def target_scale(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), std if std > 0 else 1.0
 
 
-def regression_metrics(truth: np.ndarray, predicted: np.ndarray, *, intervals: bool = True,
+def regression_metrics(truth: np.ndarray, predicted: np.ndarray, *, resamples: int = 1000,
                        scatter: bool = True) -> dict:
     """Every regression metric of tailor's, in the targets' own units, with bootstrap 95 % intervals of
-    RMSE and MAE (`intervals`) and the binned predicted-vs-true grid the report draws (`scatter`)."""
+    RMSE and MAE (over `resamples` resamples; 0: none) and the binned predicted-vs-true grid the report
+    draws (`scatter`)."""
     truth, predicted = np.asarray(truth, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
     result = summary_metrics(truth, predicted)
     result["rows"] = int(len(truth))
-    if intervals:
+    if resamples:
         from tailor.evaluation.honesty import bootstrap_interval
 
-        result["ci95"] = {"rmse": bootstrap_interval(truth, predicted, _rmse),
-                          "mae": bootstrap_interval(truth, predicted, _mae)}
+        result["ci95"] = {"rmse": bootstrap_interval(truth, predicted, _rmse, resamples=resamples),
+                          "mae": bootstrap_interval(truth, predicted, _mae, resamples=resamples)}
     if scatter:
         result["scatter"] = binned_scatter(truth, predicted)
     return result
@@ -105,7 +106,7 @@ def regression_baselines(data, *, classical: bool, tuned_numbers=None) -> dict:
         makers["classical_baseline"] = lambda: _tfidf_ridge(data.train)
 
     def score(examples, answers):
-        return regression_metrics(_truth(examples), answers, intervals=False, scatter=False)
+        return regression_metrics(_truth(examples), answers, resamples=0, scatter=False)
 
     def paired(judged, answers):
         return paired_error_test(_truth(judged), tuned, answers)

@@ -226,6 +226,21 @@ def metric_named(task: Task, name: str) -> Metric:
     raise ConfigError(f"eval.metric={name} is not a metric of task {task.name} (it has: {names})")
 
 
+class TokenizedText:
+    """What tasks that read text through a tokenizer share: the model's tokenizer, and batches padded
+    to their own longest row (tokenized without padding, so no compute goes to pad tokens)."""
+
+    def processor(self, location: str, cfg: Config, **load_kwargs) -> Any:
+        from tailor.models.processors import load_tokenizer
+
+        return load_tokenizer(location, cfg, **load_kwargs)
+
+    def collator(self, tokenizer, cfg: Config) -> Callable:
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+
 class OneLabelPerInput:
     """What a classifier of one label per input does the same way whatever its inputs are (text,
     image): classes from the training labels, cross-entropy, macro metrics in the loop, class
@@ -259,7 +274,8 @@ class OneLabelPerInput:
     def evaluate(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> dict:
         from tailor.evaluation.classification import classification_metrics
 
-        return classification_metrics(*self.scored(model, processor, examples, cfg, batch_size))
+        return classification_metrics(*self.scored(model, processor, examples, cfg, batch_size),
+                                      resamples=cfg.eval.bootstrap)
 
     def predict(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
         from tailor.evaluation.classification import class_answers, model_labels

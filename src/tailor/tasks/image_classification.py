@@ -193,7 +193,7 @@ class ImageClassification(OneLabelPerInput):
         from tailor.evaluation.classification import classification_metrics
 
         truth, probabilities, labels = self.scored(model, processor, examples, cfg, batch_size)
-        return {**classification_metrics(truth, probabilities, labels),
+        return {**classification_metrics(truth, probabilities, labels, resamples=cfg.eval.bootstrap),
                 "misclassified": _misclassified(examples, truth, probabilities, labels)}
 
     def predict(self, model, processor, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:

@@ -11,7 +11,7 @@ from tailor.config import Config, Section, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
 from tailor.models.catalog import DEFAULT_LR_ROWS, register_own_architectures
-from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput
+from tailor.tasks.base import CLASS_METRICS, Encoded, Field, OneLabelPerInput, TokenizedText
 
 
 class TextAugmentOptions(Section):
@@ -51,7 +51,7 @@ class TextClassificationOptions(TaskOptions):
                                       description="settings of train.strategy=few-shot")
 
 
-class TextClassification(OneLabelPerInput):
+class TextClassification(TokenizedText, OneLabelPerInput):
     name: ClassVar[str] = "text-classification"
     summary: ClassVar[str] = "one label per text or text pair: sentiment, topic, intent, spam, NLI"
     default_model: ClassVar[str] = "minilm"
@@ -83,11 +83,6 @@ class TextClassification(OneLabelPerInput):
     # tokens, 231 vs 324 ms at 128 (torch's CPU flash-attention backward is slow at these sizes).
     cpu_attention: ClassVar[str] = "eager"
     cpu_precision: ClassVar[None] = None
-
-    def processor(self, location: str, cfg: Config, **load_kwargs):
-        from tailor.models.processors import load_tokenizer
-
-        return load_tokenizer(location, cfg, **load_kwargs)
 
     def fields(self, cfg: Config) -> list[Field]:
         fields = [Field("text", cfg.data.text, "data.text")]
@@ -128,11 +123,6 @@ class TextClassification(OneLabelPerInput):
             label2id = {label: i for i, label in enumerate(labels)}
             columns["labels"] = [label2id[label] for label in targets]
         return Encoded(Dataset.from_dict(columns), [len(ids) for ids in encoded["input_ids"]], truncated)
-
-    def collator(self, tokenizer, cfg: Config):
-        from transformers import DataCollatorWithPadding
-
-        return DataCollatorWithPadding(tokenizer)
 
     def check(self, data: TaskData, tokenizer, cfg: Config) -> dict:
         from tailor.data.check import text_report

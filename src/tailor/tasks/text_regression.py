@@ -21,7 +21,7 @@ from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData, read_columns
 from tailor.models.catalog import DEFAULT_LR_ROWS
-from tailor.tasks.base import Encoded, Field, Metric
+from tailor.tasks.base import Encoded, Field, Metric, TokenizedText
 
 
 class TextRegressionOptions(TaskOptions):
@@ -29,7 +29,7 @@ class TextRegressionOptions(TaskOptions):
                                                         "fine-tuned model has to clear")
 
 
-class TextRegression:
+class TextRegression(TokenizedText):
     name: ClassVar[str] = "text-regression"
     summary: ClassVar[str] = "one number per text or text pair: a rating, a score, a similarity (STS)"
     default_model: ClassVar[str] = "minilm"
@@ -54,11 +54,6 @@ class TextRegression:
     lr_reference_rows: ClassVar[int] = DEFAULT_LR_ROWS
     cpu_attention: ClassVar[str] = "eager"
     cpu_precision: ClassVar[None] = None
-
-    def processor(self, location: str, cfg: Config, **load_kwargs):
-        from tailor.models.processors import load_tokenizer
-
-        return load_tokenizer(location, cfg, **load_kwargs)
 
     def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
         fields = [Field("text", cfg.data.text, "data.text")]
@@ -101,11 +96,6 @@ class TextRegression:
             columns["labels"] = [float(value) for value in examples.columns["label"]]
         return Encoded(Dataset.from_dict(columns), [len(ids) for ids in encoded["input_ids"]], truncated)
 
-    def collator(self, tokenizer, cfg: Config):
-        from transformers import DataCollatorWithPadding
-
-        return DataCollatorWithPadding(tokenizer)
-
     def loss(self, cfg: Config, data: TaskData):
         from tailor.evaluation.regression import target_scale
         from tailor.training.losses import standardized_squared_error
@@ -138,7 +128,8 @@ class TextRegression:
         from tailor.evaluation.regression import regression_metrics
 
         truth = np.asarray(examples.columns["label"], dtype=np.float64)
-        return regression_metrics(truth, self.numbers(model, tokenizer, examples, cfg, batch_size))
+        return regression_metrics(truth, self.numbers(model, tokenizer, examples, cfg, batch_size),
+                                  resamples=cfg.eval.bootstrap)
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
         return [{"value": round(float(value), 6)} for value in self.numbers(model, tokenizer, examples, cfg, batch_size)]

@@ -217,8 +217,10 @@ class TokenClassification:
         # Calibration per word: how sure the model was of the tag it gave, and whether that tag was right.
         calibration = confidence_bins([s for sentence in scores for s in sentence],
                                       [p == g for ps, gs in zip(predicted, gold) for p, g in zip(ps, gs)])
+        intervals = {"ci95": {"f1": entity_f1_interval(gold, predicted, resamples=cfg.eval.bootstrap)}} \
+            if cfg.eval.bootstrap else {}
         return {**entity_metrics(gold, predicted), "ece": calibration["ece"], "calibration": calibration["bins"],
-                "ci95": {"f1": entity_f1_interval(gold, predicted)}, "examples": len(examples)}
+                **intervals, "examples": len(examples)}
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
         from tailor.data.tags import entities_from_tags

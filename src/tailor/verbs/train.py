@@ -206,6 +206,10 @@ def _tell_about_data(data, train_fit, eval_fit) -> list[str]:
     """Print what the user should know about their data; returns the warnings, for metrics.json."""
     for line in data.info:
         say(line)
+    for fit, what in ((train_fit, "training examples"), (eval_fit, "evaluation examples")):
+        line = fit.info(what) if hasattr(fit, "info") else None  # a plain fact, e.g. windows of long contexts
+        if line:
+            say(line)
     notes = list(data.notes)
     notes += [m for m in (train_fit.message("training examples"), eval_fit.message("evaluation examples")) if m]
     for note in notes:
