@@ -26,7 +26,7 @@ from tailor.evaluation.explanations import pick_examples, pixel_attributions, to
 from tailor.verbs.common import load_run
 
 STEPS = 200  # enough for the integral to be exact to ~1e-4 on these models
-SUPPORTED = "explain supports text-classification, image-classification runs"
+SUPPORTED = "explain supports text-classification, image-classification, relation-extraction runs"
 
 
 def _train(folder: Path, config: dict, name: str = "run") -> Path:
