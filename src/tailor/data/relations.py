@@ -63,7 +63,7 @@ def relations_from_table(table: Table, cfg: Config, *, targets: bool, ambiguous:
         except _BadMention as bad:
             if cfg.data.on_invalid == "error":
                 raise DataError(path, bad.problem, bad.fix, where=where, field=getattr(cfg.data, bad.role)) from None
-            skipped[f"{bad.problem.split(':')[0]} in '{getattr(cfg.data, bad.role)}'"] += 1
+            skipped[f"{_kind(bad.problem)} in '{getattr(cfg.data, bad.role)}'"] += 1
     if len(kept) < len(examples):
         examples = examples.subset(kept)
         examples.skipped.update(skipped)
@@ -108,6 +108,15 @@ def locate(value, text: str, ambiguous: str = "error") -> tuple[int, int]:
     if ambiguous == "error" and text.find(mention, found + 1) >= 0:
         raise ValueError(f"'{mention[:60]}' occurs {text.count(mention)} times in the text: ambiguous")
     return found, found + len(mention)
+
+
+def _kind(problem: str) -> str:
+    """A skipped row's reason in a few words, the same for every row it applies to (counted together)."""
+    for says, kind in (("does not occur", "an entity not in its text"), ("ambiguous", "an entity found twice"),
+                       ("overlap", "overlapping head and tail")):
+        if says in problem:
+            return kind
+    return "a span outside its text"
 
 
 def _fix(problem: ValueError) -> str:

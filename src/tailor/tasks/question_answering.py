@@ -159,7 +159,8 @@ class QuestionAnswering(TokenizedText):
             answers.append({"question": examples.columns["question"][i],
                             "answer": examples.columns["context"][i][start:end] if answered else "",
                             "start": start if answered else None, "end": end if answered else None,
-                            "score": round(float(-margin), 4)})  # how far the span beats "no answer"
+                            # how far the span beats "no answer" (None: no window had a span to give)
+                            "score": round(float(-margin), 4) if abs(margin) < float("inf") else None})
         return answers
 
     def fit_on_eval(self, processor, data: TaskData, cfg: Config, model_dir: Path) -> dict | None:
