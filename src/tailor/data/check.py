@@ -183,11 +183,7 @@ def _warnings(report: dict, cfg: Config, overlong: str) -> list[str]:
     if lengths["over_max_length"]:
         warnings.append(f"{lengths['over_max_length']} training examples are longer than data.max_length="
                         f"{lengths['max_length']} tokens and will be {overlong} (p99 is {lengths['p99']})")
-    for split, skipped in report["skipped"].items():
-        if skipped:
-            warnings.append(f"{split}: {sum(skipped.values())} rows would stop training (" +
-                            ", ".join(f"{n} with {why}" for why, n in skipped.items()) +
-                            "); fix them or set data.on_invalid=skip")
+    warnings += skipped_warnings(report["skipped"], "rows")
     if report["duplicates"]["texts_with_conflicting_labels"]:
         warnings.append(f"{report['duplicates']['texts_with_conflicting_labels']} texts appear with different "
                         "labels; check the labelling")
@@ -212,6 +208,13 @@ def _target_warnings(targets: dict | None) -> list[str]:
                 f"training range {train['min']:.4g} to {train['max']:.4g}: the model will rarely answer outside "
                 "the latter"]
     return []
+
+
+def skipped_warnings(skipped: dict[str, dict[str, int]], unit: str) -> list[str]:
+    """Per split, the invalid rows the check skipped, which training would stop at."""
+    return [f"{split}: {sum(counts.values())} {unit} would stop training ("
+            + ", ".join(f"{n} with {why}" for why, n in counts.items()) + "); fix them or set data.on_invalid=skip"
+            for split, counts in skipped.items() if counts]
 
 
 def imbalance_advice(train: dict[str, int], evaluation: dict[str, int], unit: str) -> list[str]:

@@ -170,9 +170,9 @@ def questions_report(data, tokenizer, cfg: Config) -> dict:
         f"window (data.max_length={cfg.data.max_length}): read in windows overlapping by {cfg.options.stride}",
         "skipped: " + "  ".join(f"{name} {sum(counts.values())}" for name, counts in skipped.items()),
     ]
-    warnings = [f"{name}: {sum(counts.values())} questions would stop training (" +
-                ", ".join(f"{n} with {why}" for why, n in counts.items()) + "); fix them or set data.on_invalid=skip"
-                for name, counts in skipped.items() if counts]
+    from tailor.data.check import skipped_warnings
+
+    warnings = skipped_warnings(skipped, "questions")
     if unanswerable["train"] == len(data.train):
         warnings.append("every training question is unanswerable: check data.answers points at the answers")
     return {"rows": {name: len(examples) for name, examples in splits.items()}, "unanswerable": unanswerable,

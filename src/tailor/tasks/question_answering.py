@@ -139,14 +139,8 @@ class QuestionAnswering(TokenizedText):
         return float(getattr(model.config, THRESHOLD_KEY, 0.0))
 
     def evaluate(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> dict:
-        from tailor.evaluation.squad import SquadScores
-
-        collector = self.collect(model, tokenizer, examples, cfg, batch_size)
         threshold = self.threshold(model, cfg)
-        scores = SquadScores()
-        for span, margin, answers in zip(collector.best_texts(examples.columns["context"]),
-                                         collector.null_margins(), examples.columns["answers"]):
-            scores.add("" if margin > threshold else span, [a["text"] for a in answers])
+        scores = _squad_scores(self.collect(model, tokenizer, examples, cfg, batch_size), examples, threshold)
         return {**scores.result(), "null_threshold": threshold}
 
     def predict(self, model, tokenizer, examples: Examples, cfg: Config, batch_size: int) -> list[dict]:
@@ -168,17 +162,10 @@ class QuestionAnswering(TokenizedText):
         best_f1_thresh), written into model/config.json; None when it is fixed or nothing is unanswerable."""
         from transformers import AutoConfig
 
-        from tailor.evaluation.squad import SquadScores
-
         if cfg.options.null_threshold is not None or all(data.eval.columns["answers"]):
             return None
-        model = self.load_model(model_dir)
-        collector = self.collect(model, processor, data.eval, cfg, cfg.eval.batch_size)
-        scores = SquadScores()
-        for span, margin, answers in zip(collector.best_texts(data.eval.columns["context"]),
-                                         collector.null_margins(), data.eval.columns["answers"]):
-            scores.add(span, [a["text"] for a in answers], null_margin=float(margin), best_span=span)
-        best = scores.best_threshold()
+        collector = self.collect(self.load_model(model_dir), processor, data.eval, cfg, cfg.eval.batch_size)
+        best = _squad_scores(collector, data.eval).best_threshold()
         threshold = _between_margins(best["best_f1_threshold"], collector.null_margins())
         config = AutoConfig.from_pretrained(model_dir)
         setattr(config, THRESHOLD_KEY, threshold)
@@ -209,6 +196,22 @@ class QuestionAnswering(TokenizedText):
         from tailor.data.questions import questions_report
 
         return questions_report(data, tokenizer, cfg)
+
+
+def _squad_scores(collector, examples: Examples, threshold: float | None = None):
+    """The official scorer fed each question's answer: with `threshold`, empty where no-answer wins by more;
+    without, the best span with its margin, for the scorer's threshold search."""
+    from tailor.evaluation.squad import SquadScores
+
+    scores = SquadScores()
+    for span, margin, answers in zip(collector.best_texts(examples.columns["context"]), collector.null_margins(),
+                                     examples.columns["answers"]):
+        references = [a["text"] for a in answers]
+        if threshold is None:
+            scores.add(span, references, null_margin=float(margin), best_span=span)
+        else:
+            scores.add("" if margin > threshold else span, references)
+    return scores
 
 
 def _between_margins(threshold: float, margins) -> float:
