@@ -117,6 +117,7 @@ class TaskFixture:
     # differ from 2 by design (BatchNorm statistics per process, augmentation drawn per process)
     processes_model: str | None = None
     processes_config: dict = field(default_factory=dict)
+    head: str | None = None  # the head that answers predict_file (multi-task)
 
 
 def _classification(folder: Path) -> dict:
@@ -161,6 +162,23 @@ def _questions(folder: Path) -> dict:
     return {"train": "train.json", "eval": "eval.json", "max_length": 48}
 
 
+def _heads(folder: Path) -> dict:
+    """Three heads on their own files: sentiment classes, entity tags, star ratings."""
+    _classification(folder)
+    _tagging(folder)
+    write_csv(folder / "ratings.csv", rating_rows(50, seed=1))
+    write_csv(folder / "ratings_eval.csv", rating_rows(16, seed=2))
+    return {"max_length": 32}
+
+
+HEADS = {"multi_task": {"compare_alone": False, "tasks": [
+    {"name": "sentiment", "task": "text-classification", "data": {"train": "train.csv", "eval": "eval.csv"},
+     "options": {"classical_baseline": False}},
+    {"name": "entities", "task": "token-classification", "data": {"train": "train.conll", "eval": "eval.conll"}},
+    {"name": "stars", "task": "text-regression", "data": {"train": "ratings.csv", "eval": "ratings_eval.csv"},
+     "options": {"classical_baseline": False}}]}}
+
+
 TASK_FIXTURES: dict[str, TaskFixture] = {
     "text-classification": TaskFixture("tiny_bert", _classification, "eval.csv", {"text", "label", "score"},
                                        {"text_classification": {"classical_baseline": False}}),
@@ -177,6 +195,7 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
                                        {"relation_extraction": {"classical_baseline": False}}),
     "text-regression": TaskFixture("tiny_bert", _regression, "eval.csv", {"text", "value"},
                                    {"text_regression": {"classical_baseline": False}}),
+    "multi-task": TaskFixture("tiny_bert", _heads, "eval.csv", {"text", "label", "score"}, HEADS, head="sentiment"),
 }
 
 
@@ -227,6 +246,6 @@ def weights(folder) -> dict:
 
 def _plain(name: str) -> str:
     """Weight names of a bare backbone and of a model with a task head line up (bert.x == x)."""
-    for prefix in ("bert.", "model.", "vit."):
+    for prefix in ("shared.", "bert.", "model.", "vit."):
         name = name.removeprefix(prefix)
     return name

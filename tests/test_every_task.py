@@ -31,16 +31,26 @@ def test_task_trains_saves_reloads_predicts_and_evaluates(name, tmp_path, reques
     task = get_task(name)
     metrics = result.metrics
     assert metrics["train"]["steps"] == 2 and metrics["task"] == name
-    assert {m.name for m in task.metrics} <= set(metrics["eval"])
+    assert _metric_names(task, fixture) <= set(metrics["eval"])
     assert {"config.yaml", "model", "metrics.json", "history.json", "report.html"} <= {p.name for p in result.dir.iterdir()}
     resolved = yaml.safe_load((result.dir / "config.yaml").read_text())
     assert resolved["eval"]["metric"] == task.metrics[0].name and resolved["train"]["batch_size"] == 4
 
     assert weights_changed(model, result.dir / "model"), "two training steps changed no saved weight"
 
-    answers = tailor.predict(result.dir, data=tmp_path / fixture.predict_file)
+    answers = tailor.predict(result.dir, data=tmp_path / fixture.predict_file, head=fixture.head)
     assert len(answers) == 16 if name != "chat" else len(answers) == 8
     assert all(fixture.answer_keys <= set(a) for a in answers), answers[0]
     json.dumps(answers)  # plain values: fit for the CLI, files and a server
-    scores = tailor.evaluate(result.dir, tmp_path / fixture.predict_file)
-    assert {m.name for m in task.metrics} <= set(scores)
+    scores = tailor.evaluate(result.dir, tmp_path / fixture.predict_file, head=fixture.head)
+    answering = get_task(yaml.safe_load((result.dir / f"head-{fixture.head}" / "config.yaml").read_text())["task"]) \
+        if fixture.head else task
+    assert {m.name for m in answering.metrics} <= set(scores)
+
+
+def _metric_names(task, fixture) -> set[str]:
+    """The task's metrics; for a task of heads, each head's as HEAD/metric (headline ones)."""
+    if not fixture.head:
+        return {m.name for m in task.metrics}
+    return {f"{head['name']}/{m.name}" for head in fixture.config["multi_task"]["tasks"]
+            for m in get_task(head["task"]).metrics if m.headline}

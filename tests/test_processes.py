@@ -73,7 +73,10 @@ def test_two_processes_match_one_at_twice_the_batch(name, train, tmp_path, reque
     assert two["train"]["steps"] == one.metrics["train"]["steps"] == 4
     for key, value in one.metrics["eval"].items():
         if isinstance(value, float):
-            assert two["eval"][key] == pytest.approx(value, abs=1e-4, rel=1e-6), key  # rel: numbers in the thousands
+            # rel: numbers in the thousands; a correlation of answers that four steps left almost constant
+            # (multi-task's regression head) turns the last bits of each answer into its third decimal
+            close = 1e-3 if key.endswith(("pearson", "spearman")) else 1e-4
+            assert two["eval"][key] == pytest.approx(value, abs=close, rel=1e-6), key
     assert weights_changed(model, one.dir / "model")
     a, b = weights(one.dir / "model"), weights(two_dir / "model")
     assert a.keys() == b.keys()

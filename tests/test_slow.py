@@ -167,3 +167,30 @@ def test_pretrained_efficientnet_beats_random_init_on_shipped_digits(tmp_path):
     assert pretrained["eval"]["accuracy"] >= 0.7
     assert pretrained["eval"]["accuracy"] >= scratch["eval"]["accuracy"] + 0.4
     assert pretrained["train"]["steps"] == scratch["train"]["steps"]
+
+
+def test_minilm_learns_three_tweet_tasks_in_one_model(tmp_path):
+    """Multi-task on three shipped tweet sets (examples/multi_task/prepare.py, smaller): sentiment
+    classes, VADER ratings and entity tags from one encoder; each head beats its own baselines, and
+    answers through --head as a run of its task."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    script = Path(__file__).parents[1] / "examples" / "multi_task" / "prepare.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "data")], check=True, capture_output=True)
+    example = yaml.safe_load(script.with_name("tweets.yaml").read_text())
+    for head in example["multi_task"]["tasks"]:
+        head["data"] = {k: str(tmp_path / v) if k in ("train", "eval", "test") else v for k, v in head["data"].items()}
+    cfg = load_config(None, [], base={**example, "multi_task": {**example["multi_task"], "compare_alone": False},
+                                      "output": {"dir": str(tmp_path / "run")}})
+    metrics = tailor.train(cfg).metrics
+    test = metrics["test"]
+    assert test["sentiment/f1_macro"] >= metrics["sentiment/baseline"]["test"]["sentiment/f1_macro"] + 0.3
+    assert test["rating/rmse"] < 0.6 * metrics["rating/baseline"]["test"]["rating/rmse"]
+    assert test["entities/f1"] >= metrics["entities/baseline"]["test"]["entities/f1"] + 0.1
+    happy, sad = tailor.predict(cfg.output.dir, texts=["I love this, best day ever!", "worst flight of my life"],
+                                head="rating")
+    assert happy["value"] > 1.5 and sad["value"] < -1.5

@@ -24,6 +24,8 @@ TextPairs = Annotated[Optional[list[str]], typer.Option("--text-pair", help="the
                                                         "order, for a run trained with data.text_pair")]
 Images = Annotated[Optional[list[Path]], typer.Option("--image", help="an image file (or a folder of them) for an "
                                                                       "image run (repeatable)")]
+Head = Annotated[Optional[str], typer.Option("--head", help="multi-task runs: the head that answers (its name in "
+                                                            "multi_task.tasks)")]
 
 app = typer.Typer(help="Fine-tune a pretrained model on your own labelled data.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -91,12 +93,14 @@ def evaluate(
                                                                   "beside the clean scores")] = False,
     noise_rate: Annotated[float, typer.Option(min=0, max=1, help="--robustness: share of each text's words "
                                                                   "changed (at least one)")] = 0.1,
+    head: Head = None,
 ):
     """Metrics of a trained run on another labelled file."""
     from tailor.api import evaluate as run_evaluation
     from tailor.io import atomic_write_json
 
-    metrics = run_evaluation(run_dir, data, batch_size=batch_size, robustness=robustness, noise_rate=noise_rate)
+    metrics = run_evaluation(run_dir, data, batch_size=batch_size, robustness=robustness, noise_rate=noise_rate,
+                             head=head)
     if output:
         atomic_write_json(output, metrics)
     _print_metrics(metrics)
@@ -131,6 +135,7 @@ def predict(
     context: Annotated[Optional[list[str]], typer.Option("--context", help="the text that may answer each "
                                                                           "--question (one, or one per question)")]
             = None,
+    head: Head = None,
 ):
     """Answers of a trained run for new inputs: label and probabilities, entities, a number, an answer
     span, or a chat reply."""
@@ -143,7 +148,7 @@ def predict(
     answers = run_prediction(run_dir, texts=text, text_pairs=text_pair, images=image, data=data,
                              batch_size=batch_size, precision=precision, max_new_tokens=max_new_tokens,
                              temperature=temperature, top_p=top_p, uncertainty=uncertainty, samples=samples,
-                             inputs=inputs)
+                             inputs=inputs, head=head)
     if output:
         write_predictions(output, answers)
         typer.echo(f"wrote {len(answers)} predictions to {output}", err=True)
@@ -178,6 +183,7 @@ def explain(
     steps: Annotated[int, typer.Option(min=1, help="integrated gradients' steps (more: a closer integral, "
                                                    "slower)")] = 50,
     limit: Annotated[int, typer.Option(min=1, help="explain at most this many inputs of --data")] = 20,
+    head: Head = None,
 ):
     """Which words or pixels drove a run's answers (integrated gradients): an HTML page with the words
     highlighted or a heat map over each image; one JSON line per input with the words that weighed most."""
@@ -185,7 +191,7 @@ def explain(
     from tailor.evaluation.explanations import brief
 
     page, explained = run_explain(run_dir, texts=text, text_pairs=text_pair, images=image, data=data, out=out,
-                                  steps=steps, limit=limit)
+                                  steps=steps, limit=limit, head=head)
     typer.echo(f"wrote {page}", err=True)
     for explanation in explained:
         typer.echo(json.dumps(brief(explanation), ensure_ascii=False))
@@ -230,6 +236,7 @@ def serve(
     max_tokens: Annotated[int, typer.Option(min=1, help="the most new tokens one chat request may ask for")]
                 = 1024,
     max_body_kb: Annotated[int, typer.Option(min=1, help="the largest request body, in KiB")] = 1024,
+    head: Head = None,
 ):
     """Serve a run over HTTP: OpenAI-compatible /v1/chat/completions for chat runs, /v1/predict for the others."""
     from tailor.serving.limits import Limits
@@ -237,7 +244,7 @@ def serve(
 
     run_server(target, host=host, port=port, api_key=api_key, precision=precision,
                limits=Limits(max_batch=max_batch, max_queue=max_queue, max_tokens=max_tokens,
-                             max_body_bytes=max_body_kb * 1024))
+                             max_body_bytes=max_body_kb * 1024), head=head)
 
 
 @app.command()
@@ -261,12 +268,14 @@ def export(
                                                                            "the held-out loss may be (default "
                                                                            "0.05 = 5%)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+    head: Head = None,
 ):
     """Write the run's model as a standalone folder, checked against the run's own model (onnx, gguf)."""
     from tailor.api import export as run_export
 
     folder = run_export(run_dir, out, format=format, quantize=quantize, merge=merge, data=data,
-                        min_agreement=min_agreement, max_loss_increase=max_loss_increase, overwrite=overwrite)
+                        min_agreement=min_agreement, max_loss_increase=max_loss_increase, overwrite=overwrite,
+                        head=head)
     typer.echo(f"wrote {folder}")
 
 
@@ -350,20 +359,24 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
 
     if not metrics:  # not the main process of a multi-process run: it reports nothing
         return
+    from tailor.tasks.base import headline_names
+
     evaluation = metrics["eval"]
-    names = [m.name for m in get_task(metrics["task"]).metrics if m.headline and m.name in evaluation]
+    names = headline_names(get_task(metrics["task"]), evaluation)
     rows = [(m.get("method", key), m) for key, m in metrics.items() if key.endswith("baseline") and isinstance(m, dict)]
     rows.append(("fine-tuned " + metrics["model"], evaluation))
     if "test" in metrics:
         rows.append(("fine-tuned, on data.test", metrics["test"]))
-    typer.echo(f"\n{'':40}" + "".join(f"{name:>12}" for name in names))
+    widths = [max(12, len(name) + 2) for name in names]  # a multi-task run's names are HEAD/metric
+    typer.echo(f"\n{'':40}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths)))
     for label, values in rows:
-        typer.echo(f"{label[:40]:40}" + "".join(f"{value:12.4f}" if isinstance(value := values.get(name), float)
-                                                else f"{'-':>12}" for name in names))
+        typer.echo(f"{label[:40]:40}" + "".join(f"{value:{w}.4f}" if isinstance(value := values.get(name), float)
+                                                else f"{'-':>{w}}" for name, w in zip(names, widths)))
         intervals = values.get("ci95") or {}
         if any(name in intervals for name in names):
             typer.echo(f"{'  95% interval (bootstrap)':40}" + "".join(
-                f"{'%.3f-%.3f' % tuple(intervals[name]) if name in intervals else '':>12}" for name in names))
+                f"{'%.3f-%.3f' % tuple(intervals[name]) if name in intervals else '':>{w}}"
+                for name, w in zip(names, widths)))
     if "distillation" in metrics:
         from tailor.verbs.distill import comparison_lines
 

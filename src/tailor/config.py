@@ -48,7 +48,7 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _train_file_given(self):
-        if self.data.train is None:
+        if self.data.train is None and not _reads_own_data(self.task):
             raise ValueError("data.train is required: the file with your labelled training examples")
         return self
 
@@ -74,6 +74,14 @@ class Config(Section):
     def options(self):
         """The chosen task's own section (e.g. cfg.chat for task chat)."""
         return getattr(self, section_name(self.task))
+
+
+def _reads_own_data(task: str) -> bool:
+    """A task whose files are named in its own section (multi-task: one per head), not by data.train."""
+    from tailor.tasks import TASKS, task_class
+    from tailor.tasks.base import HasOwnData
+
+    return task in TASKS and issubclass(task_class(task), HasOwnData)
 
 
 class TaskOptions(Section):
@@ -216,6 +224,10 @@ def _resolve_paths(raw: dict, base_dir: Path, task: str) -> None:
         block = raw.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
             block[key] = os.path.normpath(base_dir / block[key])
+    for block in _nested_data_sections(raw, task):
+        for key in ("train", "eval", "test"):
+            if isinstance(block.get(key), str):
+                block[key] = os.path.normpath(base_dir / block[key])
     model = raw.get("model")
     name = model.get("name") if isinstance(model, dict) else model
     if _is_local_folder(name, base_dir):
@@ -232,6 +244,14 @@ def _resolve_paths(raw: dict, base_dir: Path, task: str) -> None:
 def _is_local_folder(name, base_dir: Path) -> bool:
     """A model given as a relative folder next to the config; aliases and hub ids stay as they are."""
     return isinstance(name, str) and (name.startswith(".") or (base_dir / name).is_dir())
+
+
+def _nested_data_sections(raw: dict, task: str) -> list[dict]:
+    """Data sections inside the task's own section (multi-task: each head's), as its Options lists them."""
+    from tailor.tasks import task_class
+
+    nested = getattr(task_class(task).Options, "nested_data_sections", None)
+    return nested(raw.get(section_name(task)) or {}) if nested else []
 
 
 def _task_path_fields(task: str) -> list[tuple[str, str]]:

@@ -12,7 +12,8 @@
 
 A `--folds` run holds one run folder per fold (fold-1/ ...), a search one per trial (trial-0/ ...),
 beside its summary config.yaml, metrics.json and report.html; a distilled run may hold the student
-trained alone (student-alone/), a run folder too.
+trained alone (student-alone/), a run folder too; a multi-task run, each head as a run of its own task
+(head-NAME/, made on first use of --head NAME) and each head's task trained alone (alone-NAME/).
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def _is_part(path: Path) -> bool:
 FOLD_PREFIX, TRIAL_PREFIX = "fold-", "trial-"
 BEST_CONFIG = "best.yaml"  # what a search leaves beside its trials
 STUDENT_ALONE = "student-alone"  # a distilled run's student trained without its teacher (distill.compare)
-PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX, STUDENT_ALONE)
+# A multi-task run's head as a run of its task (made on first `--head NAME`), and its task trained alone.
+HEAD_PREFIX, ALONE_PREFIX = "head-", "alone-"
+PART_PREFIXES = (FOLD_PREFIX, TRIAL_PREFIX, STUDENT_ALONE, HEAD_PREFIX, ALONE_PREFIX)
 
 
 def require_free_output(out: Path, overwrite: bool) -> None:

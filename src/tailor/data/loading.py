@@ -37,6 +37,10 @@ def read_columns(path: Path, fields, cfg: Config, *, split: str = "train") -> Ex
 def load_task_data(task, cfg: Config) -> TaskData:
     """Training and evaluation examples (a file, or a held-out fraction), the test file if any,
     and the label set."""
+    from tailor.tasks.base import HasOwnData
+
+    if isinstance(task, HasOwnData):  # its files are named in its own section (multi-task: a file per head)
+        return task.load_data(cfg)
     train, labels, notes, info = _read_train(task, cfg)
     if isinstance(cfg.data.eval, float):
         train, evaluation, split_note = holdout_split(train, cfg.data.eval, cfg.train.seed, task.stratify_by)
@@ -59,7 +63,12 @@ def load_fold_data(task, cfg: Config, folds: int) -> list[TaskData]:
     task has one, seeded by train.seed), each part held out once while the others train. data.eval is
     not used (each fold is scored on its held-out part); data.test, when given, is read once."""
     from tailor.data.split import kfold_splits
+    from tailor.errors import ConfigError
+    from tailor.tasks.base import HasOwnData
 
+    if isinstance(task, HasOwnData):
+        raise ConfigError(f"--folds: not for task {task.name} (its data is several files, one per head); train "
+                          "each head's task with --folds on its own file instead")
     whole, labels, notes, info = _read_train(task, cfg)
     if not isinstance(cfg.data.eval, float):
         notes.append(f"data.eval ({cfg.data.eval}) is not used with --folds: each fold is scored on its held-out "

@@ -21,14 +21,16 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
     task's own (HasReportSections: confusion matrix, per-class table, answers to prompts ...)."""
     from tailor.tasks.base import HasReportSections
 
-    names = [m.name for m in task.metrics if m.headline]
+    from tailor.tasks.base import headline_names
+
+    names = headline_names(task, metrics["eval"])
     own = task.report_sections(metrics) if isinstance(task, HasReportSections) else []
     sections = [
         _header(metrics),
         _warnings(metrics),
         _comparison_table(metrics, names),
         _distillation(metrics.get("distillation")),
-        figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0]),
+        figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0] if names else "loss"),
                                               perplexity=task.targets == "text")),
         *(f"<h2>{html.escape(title)}</h2>{body}" for title, body in own if body),
         _explained(metrics),
@@ -128,6 +130,37 @@ def class_sections(metrics: dict) -> list[tuple[str, str]]:
     return [("Confusion matrix (evaluation data)", confusion_figure(evaluation.get("confusion_matrix"), "")),
             ("Per class", per_label_table(evaluation.get("per_class"))),
             ("Calibration", calibration_section(metrics))]
+
+
+def heads_section(metrics: dict) -> str:
+    """Multi-task: each head's headline metrics beside those of its task trained alone on the same data
+    (multi_task.compare_alone), on the evaluation data and on data.test where a head has one."""
+    from tailor.tasks.multi_task import lower_is_better
+
+    alone = metrics.get("alone") or {}
+    splits = [split for split in ("eval", "test") if split in metrics]
+    header = "".join(f"<th>multi-task ({s})</th><th>alone ({s})</th><th>difference</th>" for s in splits)
+    rows = []
+    for key in [k for k in metrics["eval"] if "/" in k]:
+        head, name = key.split("/", 1)
+        cells = []
+        for split in splits:
+            ours = metrics[split].get(key)
+            theirs = (alone.get(head, {}).get(split) or {}).get(name)
+            both = isinstance(ours, float) and isinstance(theirs, float)
+            better = both and (ours < theirs if lower_is_better(name) else ours > theirs)
+            cells += [_number_cell(ours), _number_cell(theirs),
+                      f"<td>{'<b>' if better else ''}{ours - theirs:+.4f}{'</b>' if better else ''}</td>" if both
+                      else "<td>-</td>"]
+        direction = "lower is better" if lower_is_better(name) else "higher is better"
+        rows.append(f"<tr><td>{html.escape(head)}</td><td>{html.escape(name)} ({direction})</td>{''.join(cells)}</tr>")
+    note = ("" if alone else "<p>Each head's task was not trained alone (multi_task.compare_alone: false).</p>")
+    return (f"{note}<p>Same model, settings and data; bold: the multi-task head does better.</p><table><tr><th>head</th>"
+            f"<th>metric</th>{header}</tr>{''.join(rows)}</table>")
+
+
+def _number_cell(value) -> str:
+    return f"<td>{value:.4f}</td>" if isinstance(value, float) else "<td>-</td>"
 
 
 def regression_sections(metrics: dict) -> list[tuple[str, str]]:
@@ -372,6 +405,8 @@ def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type:
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
     usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"], pipeline_input)
+    if metrics["task"] == "multi-task":
+        usage = MULTI_TASK_USAGE
     from tailor.models.catalog import OWN_ARCHITECTURES
 
     if model_type in OWN_ARCHITECTURES:
@@ -411,6 +446,12 @@ LORA_USAGE = ('# a LoRA adapter on its base model (`tailor export RUN --merge --
               'from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
               'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
               'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")')
+MULTI_TASK_USAGE = ("# every head in one folder: loading it needs tailor (each head alone loads with transformers:\n"
+                    "# `tailor export RUN --head NAME --out DIR` writes one as a standalone model)\n"
+                    "from tailor.api import predict\nprint(predict(\"path/to/the/run\", texts=[\"your text here\"], "
+                    "head=\"NAME\"))")
+
+
 def _usage(pipeline_tag: str, pipeline_input: str) -> str:
     return (f'from transformers import pipeline\nrun = pipeline("{pipeline_tag}", model="path/to/this/folder")\n'
             f"run({pipeline_input})")

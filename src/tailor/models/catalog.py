@@ -136,7 +136,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         subdir="model",
         summary="BERT MiniLM-L6-H384 (sentence-transformers all-MiniLM-L6-v2), 22.7M params, uncased English",
         tasks=("text-classification", "token-classification", "text-regression", "relation-extraction",
-               "question-answering"),
+               "question-answering", "multi-task"),
         license="Apache-2.0",
         lr=5e-5,  # at the default batch of 8; measured on the tweets (benchmarks/); 1e-4 suits batch 32
     ),

@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "text-regression": "tailor.tasks.text_regression:TextRegression",
     "relation-extraction": "tailor.tasks.relation_extraction:RelationExtraction",
     "question-answering": "tailor.tasks.question_answering:QuestionAnswering",
+    "multi-task": "tailor.tasks.multi_task:MultiTask",
 }
 
 

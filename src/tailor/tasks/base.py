@@ -204,6 +204,44 @@ class HasExplanations(Protocol):
         examples it explains from the task's `scored()`."""
 
 
+@runtime_checkable
+class HasOwnData(Protocol):
+    """Tasks that read their data from their own section rather than data.train (multi-task: a file per
+    head); data.train is then not required."""
+
+    def load_data(self, cfg: Config) -> TaskData:
+        """Every split, read and checked (DataError names the file, row and field)."""
+
+
+@runtime_checkable
+class HasOutputScale(Protocol):
+    def to_user_units(self, model) -> None:
+        """Fold what training standardised into the model's output layer, in place, so that the saved model
+        answers in the data's units (text regression's target scale)."""
+
+
+@runtime_checkable
+class HasAloneComparison(Protocol):
+    def train_alone(self, cfg: Config, data: TaskData, run) -> dict | None:
+        """After training, on every process: what the run is compared with, trained the same way without
+        what the task adds (multi-task: each head's task alone); its scores for metrics.json["alone"]."""
+
+
+@runtime_checkable
+class HasHeads(Protocol):
+    """Tasks whose model answers through one of several heads (multi-task): each verb that answers works
+    on one head, made a run folder of its own task."""
+
+    def head_run(self, cfg: Config, run, name: str) -> Path:
+        """The run folder of head `name` of this run (made on first use, remade after the run's model changed)."""
+
+
+def headline_names(task: Task, scores: dict) -> list[str]:
+    """The metrics a summary shows, in the task's order; a task made of parts (multi-task) reports each
+    part's headline metrics as PART/metric, in the order of its parts."""
+    return [m.name for m in task.metrics if m.headline and m.name in scores] + [k for k in scores if "/" in k]
+
+
 def class_loss_for(cfg: Config, labels: list[str], targets: list[str]) -> LossFn:
     """The loss of a task that learns classes or tags, as train.class_weights and train.loss say;
     `targets`: every training target (a label per row, a tag per word), counted for `auto` weights."""

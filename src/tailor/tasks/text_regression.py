@@ -108,16 +108,20 @@ class TextRegression(TokenizedText):
         return training_metrics()
 
     def finish_saved_model(self, folder: Path, model, processor, rebuild) -> None:
-        """A LoRA adapter merged, then the standard scale folded into the output layer: y = std * z + mean,
-        i.e. (z + mean / std) / (1 / std)."""
-        from tailor.models.head import fold_decision
+        """A LoRA adapter merged, then the standard scale folded into the output layer."""
         from tailor.models.methods import merge_saved_adapter
 
         merge_saved_adapter(folder, rebuild)
         saved = self.load_model(folder)
-        mean, std = saved.config.target_mean, saved.config.target_std
-        fold_decision(saved, np.array([mean / std]), 1 / std)
+        self.to_user_units(saved)
         saved.save_pretrained(folder)
+
+    def to_user_units(self, model) -> None:
+        """y = std * z + mean, i.e. (z + mean / std) / (1 / std), folded into the output layer."""
+        from tailor.models.head import fold_decision
+
+        mean, std = model.config.target_mean, model.config.target_std
+        fold_decision(model, np.array([mean / std]), 1 / std)
 
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification

@@ -71,7 +71,8 @@ def fit(model, processor, train_set, eval_set, task, cfg: Config, data, checkpoi
             frozen_weights_in_bf16(model)
     compute_metrics = task.training_metrics(cfg, data.labels)
     best = metric_named(task, cfg.eval.metric)
-    batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets in ("classes", "numbers"))
+    # (multi-task's loss is one per row too, whatever its heads learn: tasks/multi_task.py)
+    batching = batching_for(cfg, train_set.lengths, one_target_per_row=task.targets in ("classes", "numbers", "heads"))
     say(batching.describe(cfg.train.grad_accum))
     args = training_arguments(cfg, checkpoint_dir, len(train_set.lengths), precision, best.greater_is_better,
                               batching, loss_only=compute_metrics is None)

@@ -69,6 +69,42 @@ def span_loss():
     return loss
 
 
+def multi_head_loss(heads: dict[str, tuple[str, float, tuple[float, float] | None]]):
+    """Multi-task's loss (tasks/multi_task.py): `heads` maps each head to (what it learns, its scale a_head,
+    its target scale (mean, std) for numbers). Sum over the rows of a_head x the row's loss, divided by
+    the step's rows, which the trainer counts from the batch's one-per-row `labels`."""
+    from tailor.models.shared_encoder import touch_every_weight
+
+    def loss(model, inputs: dict, num_items_in_batch=None):
+        groups = inputs["heads"]
+        outputs = model(heads={name: {k: v for k, v in group.items() if k != "labels"}
+                               for name, group in groups.items()})
+        total = touch_every_weight(model)
+        for name, group in groups.items():
+            targets, scale, target_scale = heads[name]
+            total = total + scale * row_losses(targets, outputs[name].logits, group["labels"], target_scale).sum()
+        rows = inputs["labels"]
+        return per_target(total, num_items_in_batch, torch.ones_like(rows, dtype=torch.bool)), None
+
+    return loss
+
+
+def row_losses(targets: str, logits: torch.Tensor, labels: torch.Tensor,
+               target_scale: tuple[float, float] | None = None) -> torch.Tensor:
+    """One loss per row: the cross-entropy of its class ("classes"), the mean cross-entropy of its trained
+    tokens ("tags"; 0 for a row without any), the squared error of its standardised number ("numbers")."""
+    logits = logits.float()
+    if targets == "numbers":
+        mean, std = target_scale
+        return (logits[:, 0] - (labels.float() - mean) / std).pow(2)
+    if targets == "classes":
+        return F.cross_entropy(logits, labels, reduction="none")
+    if targets == "tags":
+        per_token = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
+        return per_token.sum(1) / (labels != IGNORE).sum(1).clamp(min=1)
+    raise ValueError(f"no per-row loss for targets {targets!r}")
+
+
 def per_target(total: torch.Tensor, num_items_in_batch, trained: torch.Tensor) -> torch.Tensor:
     """A loss summed over targets, divided by `num_items_in_batch` (every target of every process and
     accumulation step, when the trainer counts them) or else by this batch's own (`trained`: a mask of

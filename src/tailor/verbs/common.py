@@ -35,6 +35,29 @@ def load_processor(task, source, cfg: Config):
     return task.processor(source.location, cfg, **source.load_kwargs(cfg.model.revision, cfg.model.trust_remote_code))
 
 
+def answering_folder(run_dir: str | Path, head: str | None = None) -> Path:
+    """The folder a verb answers from: `run_dir` itself, or with `head` that head of a multi-task run,
+    as a run folder of the head's own task (RUN/head-NAME/, made on first use)."""
+    from tailor.errors import ConfigError
+    from tailor.tasks import get_task
+    from tailor.tasks.base import HasHeads
+
+    folder = Path(run_dir)
+    if head is None:
+        _check_one_head(folder)
+        return folder
+    run = RunDir(folder)
+    if not run.config.is_file():
+        raise ConfigError(f"--head {head}: {folder} is not a run folder (heads are of multi-task runs)")
+    cfg = load_config(run.config)
+    task = get_task(cfg.task)
+    if not isinstance(task, HasHeads):
+        raise ConfigError(f"--head {head}: {folder} is a {cfg.task} run, which answers with its one model; --head "
+                          "is for multi-task runs")
+    run.require_model()
+    return task.head_run(cfg, run, head)
+
+
 def load_run(run_dir: str | Path):
     """(config, task, model, processor) of a finished run, loaded from model/ with plain transformers;
     of an hf export folder (the same, with the run's config beside it as tailor.yaml); or of an ONNX
@@ -53,6 +76,7 @@ def load_run(run_dir: str | Path):
         run = RunDir(folder)
         model_dir, config_file = run.require_model(), run.config
     transformers.utils.logging.disable_progress_bar()  # a per-tensor "Loading weights" bar is noise here
+    _check_one_head(folder)
     cfg = load_config(config_file)
     task = get_task(cfg.task)
     trust = {"trust_remote_code": cfg.model.trust_remote_code}
@@ -85,3 +109,17 @@ def on_device(model):
     import torch
 
     return model.to("cuda") if torch.cuda.is_available() else model
+
+
+def _check_one_head(folder: Path) -> None:
+    """A multi-task run answers through one head at a time: without --head, say which heads it has."""
+    import json
+
+    from tailor.errors import ConfigError
+    from tailor.models.shared_encoder import MANIFEST
+
+    manifest = RunDir(folder).model / MANIFEST
+    if manifest.is_file():
+        heads = ", ".join(head["name"] for head in json.loads(manifest.read_text(encoding="utf-8"))["heads"])
+        raise ConfigError(f"{folder} is a multi-task run: its heads answer one at a time; add --head NAME "
+                          f"(heads: {heads})")

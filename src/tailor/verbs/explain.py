@@ -13,16 +13,16 @@ DEFAULT_PAGE = "explanations.html"  # in the current folder: a run folder refuse
 
 def explain(run_dir: str | Path, *, texts: list[str] | None = None, text_pairs: list[str] | None = None,
             images: list[str | Path] | None = None, data: str | Path | None = None, out: str | Path | None = None,
-            steps: int = 50, limit: int = 20) -> tuple[Path, list[dict]]:
+            steps: int = 50, limit: int = 20, head: str | None = None) -> tuple[Path, list[dict]]:
     """Explain a classification run's answers for texts, images, or the first `limit` inputs of a file or
     folder (integrated gradients, `steps` steps); writes one self-contained HTML page to `out` (default
     explanations.html here) and returns its path and the explanations."""
     if steps < 1 or limit < 1:
         raise ConfigError(f"explain: --steps and --limit are at least 1 (got {steps} and {limit})")
     check_inputs("explain", texts, images, data)
-    from tailor.verbs.common import load_run
+    from tailor.verbs.common import answering_folder, load_run
 
-    cfg, task, model, processor = load_run(run_dir)
+    cfg, task, model, processor = load_run(answering_folder(run_dir, head))
     _check_explainable(task, model)
     examples = read_inputs(task, cfg, texts, text_pairs, images, data)
     left_out = max(len(examples) - limit, 0)

@@ -15,7 +15,7 @@ FORMATS = ("hf", "onnx", "gguf")
 
 def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize: str | None = None,
            merge: bool = False, data: str | Path | None = None, min_agreement: float | None = None,
-           max_loss_increase: float | None = None, overwrite: bool = False) -> Path:
+           max_loss_increase: float | None = None, overwrite: bool = False, head: str | None = None) -> Path:
     """Write a run's model as a standalone folder.
 
     - format "hf": the folder transformers loads; `merge` folds a LoRA adapter into the base weights,
@@ -27,7 +27,11 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
       (default) or q4_0, with an Ollama Modelfile, checked by answering the run's held-out prompts.
     `min_agreement`: the least share of held-out answers that must match the run's (quantized exports);
     `max_loss_increase` (gguf): how much higher than the run's the held-out loss may be (default 0.05).
+    `head`: a multi-task run's head, exported as a model of its own task (it loads without tailor).
     """
+    from tailor.verbs.common import answering_folder
+
+    run_dir = answering_folder(run_dir, head)
     if format not in FORMATS:
         raise ConfigError(f"--format {format}: choose one of {', '.join(FORMATS)}")
     if max_loss_increase is not None and format != "gguf":

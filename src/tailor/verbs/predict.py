@@ -11,16 +11,19 @@ def predict(run_dir: str | Path, texts: list[str] | None = None, data: str | Pat
             text_pairs: list[str] | None = None, images: list[str | Path] | None = None,
             batch_size: int | None = None, precision: str = "fp32", max_new_tokens: int | None = None,
             temperature: float | None = None, top_p: float | None = None, uncertainty: str | None = None,
-            samples: int = 30, inputs: list[dict] | None = None) -> list[dict]:
+            samples: int = 30, inputs: list[dict] | None = None, head: str | None = None) -> list[dict]:
     """Answers of a trained run for new texts or images, or for every row of a file (or every image
     of a folder); labels are not needed. A chat run answers prompts, `batch_size` decoded together,
     with the generation settings given (else the run's chat.* ones). `uncertainty="mc-dropout"`: each
     input answered `samples` times with dropout on; mean probabilities and their spread. `inputs`: for a
-    task whose input is more than a text, objects with its input keys (a question and its context)."""
+    task whose input is more than a text, objects with its input keys (a question and its context).
+    `head`: which head of a multi-task run answers."""
     if uncertainty not in (None, "mc-dropout"):
         raise ConfigError(f"--uncertainty {uncertainty}: the method is mc-dropout")
     from tailor.serving.answerer import load_answerer
+    from tailor.verbs.common import answering_folder
 
+    run_dir = answering_folder(run_dir, head)
     if not inputs:
         check_inputs("predict", texts, images, data)
     answerer = load_answerer(run_dir, precision)

@@ -15,24 +15,27 @@ LOCAL_NAMES = ("localhost", "ip6-localhost")
 
 
 def serve(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-          precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info") -> None:
+          precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info", head: str | None = None) -> None:
     """Serve until interrupted. The folder is checked before the port opens; the weights load while
     /health already answers (503 until ready)."""
     server, state = make_server(target, host=host, port=port, api_key=api_key, precision=precision, limits=limits,
-                                log_level=log_level)
+                                log_level=log_level, head=head)
     server.run()
     if state.failed is not None:
         raise ConfigError(f"{target}: the model could not be loaded ({state.failed})")
 
 
 def make_server(target: str | Path, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-                precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info"):
-    """(uvicorn server, its ServerState), not started: `serve` runs it; tests run it in a thread."""
+                precision: str = "fp32", limits: Limits = Limits(), log_level: str = "info", head: str | None = None):
+    """(uvicorn server, its ServerState), not started: `serve` runs it; tests run it in a thread. `head`: the
+    head of a multi-task run that answers."""
+    from tailor.verbs.common import answering_folder
+
     import uvicorn
 
     from tailor.serving.app import BodyLimit, ServerState, create_app
 
-    folder = _servable(Path(target), precision)
+    folder = _servable(answering_folder(target, head), precision)
     if not is_local(host) and not api_key:
         raise ConfigError(f"--host {host} accepts connections from other machines: give an API key (set "
                           "TAILOR_API_KEY, or --api-key) so that only your clients are answered, or serve on "

@@ -81,9 +81,11 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         from tailor.verbs.distill import train_student_alone
 
         alone = train_student_alone(task, cfg, data, run)
+    from tailor.tasks.base import HasAloneComparison, HasEvalFit
+
+    compared = task.train_alone(cfg, data, run) if isinstance(task, HasAloneComparison) else None
     if not is_main_process():
         return RunResult(run.dir, {})
-    from tailor.tasks.base import HasEvalFit
 
     decision = None
     if wants_decision(cfg):
@@ -101,10 +103,12 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         from tailor.verbs.distill import distillation_comparison
 
         metrics["distillation"] = distillation_comparison(task, cfg, data, run, processor, teacher, alone)
-    from tailor.evaluation.honesty import honesty_warnings, split_overlaps
+    if compared:
+        metrics["alone"] = compared
+    from tailor.evaluation.honesty import head_warnings, honesty_warnings, split_overlaps
 
     # What would make a careful reader distrust the numbers (the CLI prints them under its table).
-    metrics["warnings"] = honesty_warnings(metrics, split_overlaps(data))
+    metrics["warnings"] = honesty_warnings(metrics, split_overlaps(data)) + head_warnings(metrics, data)
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
 
