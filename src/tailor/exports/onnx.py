@@ -50,9 +50,10 @@ class SpanLogits(torch.nn.Module):
         return SimpleNamespace(logits=torch.stack([outputs.start_logits, outputs.end_logits], dim=-1))
 
 
-def exportable(model):
-    """The model as the export traces and checks it: one `logits` output."""
-    return SpanLogits(model) if "QuestionAnswering" in type(model).__name__ else model
+def exportable(model, task):
+    """The model as the export traces and checks it: one `logits` output (a span task's start and end
+    logits stacked into it)."""
+    return SpanLogits(model) if task.targets == "spans" else model
 
 
 def write_graph(model, example: dict, path: Path, variant: str = "fp32") -> None:

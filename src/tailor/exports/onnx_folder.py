@@ -59,8 +59,8 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
     def write(folder: Path) -> dict:
         started = time.perf_counter()
         try:
-            write_graph(exportable(model), example_batch(_first_batch(encoded, collate, batch)), folder / MODEL_FILE,
-                        variant)
+            write_graph(exportable(model, task), example_batch(_first_batch(encoded, collate, batch)),
+                        folder / MODEL_FILE, variant)
         except Exception as exc:  # an architecture torch.export cannot trace: say so in one line (--debug: why)
             raise ExportError(f"torch's ONNX exporter could not trace this {model.config.model_type} model "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -69,7 +69,7 @@ def write_onnx_export(run_dir: Path, out: Path, variant: str, *, data: Path | No
         processor.save_pretrained(folder)
         shutil.copy(RunDir(run_dir).config, folder / CONFIG_FILE)
         exported = OnnxModel(folder)
-        agreement = compare(exportable(model), exported, encoded, collate, batch, spans=task.targets == "spans")
+        agreement = compare(exportable(model, task), exported, encoded, collate, batch, spans=task.targets == "spans")
         report = _report(variant, source, agreement, threshold, folder, time.perf_counter() - started)
         if targets:
             report["metric"] = _metric(task, cfg, model, exported, processor, examples)
