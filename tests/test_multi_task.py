@@ -43,6 +43,7 @@ def test_heads_share_one_encoder_and_answer_as_runs_of_their_tasks(multi_run, ti
     manifest = json.loads((model / "multi_task.json").read_text())
     assert [(h["name"], h["task"]) for h in manifest["heads"]] == [
         ("sentiment", "text-classification"), ("entities", "token-classification"), ("stars", "text-regression")]
+    assert "loading it needs tailor" in (model / "README.md").read_text()  # the card's usage is the task's own
     evaluation = result.metrics["eval"]
     assert {"sentiment/f1_macro", "entities/f1", "stars/rmse"} <= set(evaluation)
     assert evaluation["heads"]["stars"]["rmse"] == evaluation["stars/rmse"]
@@ -208,7 +209,7 @@ def test_each_head_is_judged_against_its_own_baselines():
     from types import SimpleNamespace
 
     from tailor.data.examples import Examples
-    from tailor.evaluation.honesty import head_warnings
+    from tailor.tasks.multi_task import MultiTask
 
     def split(texts):
         return Examples(None, {"text": texts, "label": ["a"] * len(texts)}, ["row"] * len(texts))
@@ -218,7 +219,7 @@ def test_each_head_is_judged_against_its_own_baselines():
                                                           test=None))}
     metrics = {"eval": {"mood/f1_macro": 0.4, "heads": {"mood": {"f1_macro": 0.4}}},
                "mood/baseline": {"method": "mood: majority class", "mood/f1_macro": 0.5}}
-    assert head_warnings(metrics, SimpleNamespace(train=SimpleNamespace(heads=heads))) == [
+    assert MultiTask().honesty_warnings(metrics, SimpleNamespace(train=SimpleNamespace(heads=heads))) == [
         "head mood: 1 evaluation examples also appear in the training data: their scores flatter the model; "
         "de-duplicate before splitting",
         "head mood: the fine-tuned model does not beat mood: majority class on the evaluation split: f1_macro "

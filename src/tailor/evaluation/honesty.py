@@ -104,28 +104,6 @@ def honesty_warnings(metrics: dict, overlaps: dict[str, int]) -> list[str]:
     return warnings
 
 
-def head_warnings(metrics: dict, data) -> list[str]:
-    """A run made of heads (multi-task): each head judged as a run of its task is, against its own
-    baselines and on its own splits, each warning prefixed with the head's name."""
-    heads = getattr(data.train, "heads", None) or {}
-    warnings = []
-    for name, head in heads.items():
-        own = {"eval": metrics["eval"]["heads"][name]}
-        if name in (metrics.get("test") or {}).get("heads", {}):
-            own["test"] = metrics["test"]["heads"][name]
-        for key, scores in metrics.items():
-            if key.startswith(f"{name}/") and key.endswith("baseline") and isinstance(scores, dict):
-                own[key.split("/", 1)[1]] = _unprefixed(name, scores)
-        warnings += [f"head {name}: {w}" for w in honesty_warnings(own, split_overlaps(head.data))]
-    return warnings
-
-
-def _unprefixed(name: str, scores: dict) -> dict:
-    """A head's baseline scores under its task's own metric names (its data.test scores too)."""
-    return {key.removeprefix(f"{name}/"): _unprefixed(name, value) if key == "test" and isinstance(value, dict)
-            else value for key, value in scores.items()}
-
-
 def split_overlaps(data) -> dict[str, int]:
     """How many evaluation (and test) examples have exactly the input of a training example: texts (with
     their pair), or a tagged sentence's tokens. Images are compared by their pixels in `tailor data check`."""

@@ -132,11 +132,10 @@ def class_sections(metrics: dict) -> list[tuple[str, str]]:
             ("Calibration", calibration_section(metrics))]
 
 
-def heads_section(metrics: dict) -> str:
+def heads_section(metrics: dict, lower_is_better: set[str]) -> str:
     """Multi-task: each head's headline metrics beside those of its task trained alone on the same data
-    (multi_task.compare_alone), on the evaluation data and on data.test where a head has one."""
-    from tailor.tasks.multi_task import lower_is_better
-
+    (multi_task.compare_alone), on the evaluation data and on data.test where a head has one;
+    `lower_is_better`: the names of the metrics that are."""
     alone = metrics.get("alone") or {}
     splits = [split for split in ("eval", "test") if split in metrics]
     header = "".join(f"<th>multi-task ({s})</th><th>alone ({s})</th><th>difference</th>" for s in splits)
@@ -148,11 +147,11 @@ def heads_section(metrics: dict) -> str:
             ours = metrics[split].get(key)
             theirs = (alone.get(head, {}).get(split) or {}).get(name)
             both = isinstance(ours, float) and isinstance(theirs, float)
-            better = both and (ours < theirs if lower_is_better(name) else ours > theirs)
+            better = both and (ours < theirs if name in lower_is_better else ours > theirs)
             cells += [_number_cell(ours), _number_cell(theirs),
                       f"<td>{'<b>' if better else ''}{ours - theirs:+.4f}{'</b>' if better else ''}</td>" if both
                       else "<td>-</td>"]
-        direction = "lower is better" if lower_is_better(name) else "higher is better"
+        direction = "lower is better" if name in lower_is_better else "higher is better"
         rows.append(f"<tr><td>{html.escape(head)}</td><td>{html.escape(name)} ({direction})</td>{''.join(cells)}</tr>")
     note = ("" if alone else "<p>Each head's task was not trained alone (multi_task.compare_alone: false).</p>")
     return (f"{note}<p>Same model, settings and data; bold: the multi-task head does better.</p><table><tr><th>head</th>"
@@ -395,8 +394,10 @@ def png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type: str | None = None) -> str:
-    """README.md inside model/: what it is, what it was trained on, how well it does, how to load it."""
+def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type: str | None = None,
+               usage: str | None = None) -> str:
+    """README.md inside model/: what it is, what it was trained on, how well it does, how to load it
+    (`usage`: the task's own snippet, where a transformers pipeline does not load the model)."""
     evaluation = metrics["eval"]
     baseline = metrics.get("baseline", {})
     shown = lambda value: f"{value:.4f}" if isinstance(value, float) else "-"  # noqa: E731  (undefined: None)
@@ -404,9 +405,7 @@ def model_card(metrics: dict, config_yaml: str, pipeline_input: str, model_type:
                        for k, v in evaluation.items() if isinstance(v, float))
     data = metrics.get("data", {})
     adapter = metrics.get("train", {}).get("method") == "lora" and metrics["pipeline_tag"] == "text-generation"
-    usage = LORA_USAGE if adapter else _usage(metrics["pipeline_tag"], pipeline_input)
-    if metrics["task"] == "multi-task":
-        usage = MULTI_TASK_USAGE
+    usage = usage or (LORA_USAGE if adapter else _usage(metrics["pipeline_tag"], pipeline_input))
     from tailor.models.catalog import OWN_ARCHITECTURES
 
     if model_type in OWN_ARCHITECTURES:
@@ -446,12 +445,6 @@ LORA_USAGE = ('# a LoRA adapter on its base model (`tailor export RUN --merge --
               'from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer\n'
               'model = AutoPeftModelForCausalLM.from_pretrained("path/to/this/folder")\n'
               'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")')
-MULTI_TASK_USAGE = ("# every head in one folder: loading it needs tailor (each head alone loads with transformers:\n"
-                    "# `tailor export RUN --head NAME --out DIR` writes one as a standalone model)\n"
-                    "from tailor.api import predict\nprint(predict(\"path/to/the/run\", texts=[\"your text here\"], "
-                    "head=\"NAME\"))")
-
-
 def _usage(pipeline_tag: str, pipeline_input: str) -> str:
     return (f'from transformers import pipeline\nrun = pipeline("{pipeline_tag}", model="path/to/this/folder")\n'
             f"run({pipeline_input})")

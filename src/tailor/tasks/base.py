@@ -236,6 +236,19 @@ class HasHeads(Protocol):
         """The run folder of head `name` of this run (made on first use, remade after the run's model changed)."""
 
 
+@runtime_checkable
+class HasOwnWarnings(Protocol):
+    def honesty_warnings(self, metrics: dict, data: TaskData) -> list[str]:
+        """What would make a reader distrust the scores, where the shared check cannot see them (multi-task:
+        each head judged as a run of its task); replaces evaluation/honesty.py's check of the run."""
+
+
+@runtime_checkable
+class HasOwnUsage(Protocol):
+    def usage(self) -> str:
+        """The model card's "Use" snippet, where a transformers pipeline does not load the saved model."""
+
+
 def headline_names(task: Task, scores: dict) -> list[str]:
     """The metrics a summary shows, in the task's order; a task made of parts (multi-task) reports each
     part's headline metrics as PART/metric, in the order of its parts."""

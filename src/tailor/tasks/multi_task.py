@@ -290,8 +290,32 @@ class MultiTask(TokenizedText):
 
     def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
         from tailor.evaluation.report import heads_section
+        from tailor.tasks import get_task
 
-        return [("Each head against its task trained alone", heads_section(metrics))]
+        lower = {m.name for task in SUB_TASKS for m in get_task(task).metrics if not m.greater_is_better}
+        return [("Each head against its task trained alone", heads_section(metrics, lower))]
+
+    def honesty_warnings(self, metrics: dict, data: TaskData) -> list[str]:
+        """Each head judged as a run of its task is (evaluation/honesty.py), against its own baselines and on
+        its own splits; each warning says which head."""
+        from tailor.evaluation.honesty import honesty_warnings, split_overlaps
+
+        warnings = []
+        for name, head in data.train.heads.items():
+            own = {"eval": metrics["eval"]["heads"][name]}
+            if name in (metrics.get("test") or {}).get("heads", {}):
+                own["test"] = metrics["test"]["heads"][name]
+            for key, scores in metrics.items():
+                if key.startswith(f"{name}/") and key.endswith("baseline") and isinstance(scores, dict):
+                    own[key.split("/", 1)[1]] = _unprefixed(name, scores)
+            warnings += [f"head {name}: {w}" for w in honesty_warnings(own, split_overlaps(head.data))]
+        return warnings
+
+    def usage(self) -> str:
+        return ("# every head in one folder: loading it needs tailor (each head alone loads with transformers:\n"
+                "# `tailor export RUN --head NAME --out DIR` writes one as a standalone model)\n"
+                "from tailor.api import predict\nprint(predict(\"path/to/the/run\", texts=[\"your text here\"], "
+                "head=\"NAME\"))")
 
 
 def head_configs(cfg: Config) -> dict[str, Config]:
@@ -337,11 +361,10 @@ def _write_head_run(run, name: str, head_cfg: Config, task: MultiTask, folder: P
         atomic_write_json(folder / "metrics.json", part)
 
 
-def lower_is_better(metric: str) -> bool:
-    """Whether a head's metric is better lower (rmse ...), as the head tasks declare it."""
-    from tailor.tasks import get_task
-
-    return any(m.name == metric and not m.greater_is_better for task in SUB_TASKS for m in get_task(task).metrics)
+def _unprefixed(name: str, scores: dict) -> dict:
+    """A head's baseline scores under its task's own metric names (its data.test scores too): _prefixed undone."""
+    return {key.removeprefix(f"{name}/"): _unprefixed(name, value) if key == "test" and isinstance(value, dict)
+            else value for key, value in scores.items()}
 
 
 def _set_loss_scales(heads: dict[str, Head], cfg: Config) -> None:

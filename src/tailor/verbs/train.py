@@ -105,10 +105,12 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         metrics["distillation"] = distillation_comparison(task, cfg, data, run, processor, teacher, alone)
     if compared:
         metrics["alone"] = compared
-    from tailor.evaluation.honesty import head_warnings, honesty_warnings, split_overlaps
+    from tailor.evaluation.honesty import honesty_warnings, split_overlaps
+    from tailor.tasks.base import HasOwnWarnings
 
     # What would make a careful reader distrust the numbers (the CLI prints them under its table).
-    metrics["warnings"] = honesty_warnings(metrics, split_overlaps(data)) + head_warnings(metrics, data)
+    metrics["warnings"] = (task.honesty_warnings(metrics, data) if isinstance(task, HasOwnWarnings)
+                           else honesty_warnings(metrics, split_overlaps(data)))
     _write_outputs(run, metrics, result.history)
     return RunResult(run.dir, metrics)
 
@@ -226,6 +228,7 @@ def _tell_about_data(data, train_fit, eval_fit) -> list[str]:
 def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
     from tailor.evaluation.report import model_card, write_report
     from tailor.tasks import get_task
+    from tailor.tasks.base import HasOwnUsage
 
     atomic_write_json(run.metrics, metrics)
     atomic_write_json(run.history, history)
@@ -233,5 +236,6 @@ def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
     config = run.model / "config.json"  # absent when model/ holds a LoRA adapter (chat)
     model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.exists() else None
     atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8"),
-                                                          task.pipeline_input, model_type))
+                                                          task.pipeline_input, model_type,
+                                                          task.usage() if isinstance(task, HasOwnUsage) else None))
     write_report(run.report, metrics, history, task)
