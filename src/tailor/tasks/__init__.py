@@ -22,6 +22,7 @@ TASKS: dict[str, str] = {
     "relation-extraction": "tailor.tasks.relation_extraction:RelationExtraction",
     "question-answering": "tailor.tasks.question_answering:QuestionAnswering",
     "multi-task": "tailor.tasks.multi_task:MultiTask",
+    "seq2seq": "tailor.tasks.seq2seq:Seq2Seq",
 }
 
 
@@ -60,7 +61,10 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
     metric_named(task, cfg.eval.metric)  # an unknown metric stops here, not after training
     _check_class_keys(cfg, task)
     if cfg.train.lr is None:
-        cfg.train.lr = default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr"))
+        # A task's rate was measured with its default method: LoRA's rates and full (or freeze) tuning's
+        # differ by an order of magnitude, so it applies only on the same side of that line.
+        measured = (cfg.method == "lora") == (task.defaults.get("method") == "lora")
+        cfg.train.lr = default_lr(cfg.model.name, cfg.method, task.defaults.get("train.lr") if measured else None)
         if cfg.train.batch_tokens and cfg.train.lr_reference_rows is None:
             cfg.train.lr_reference_rows = task.lr_reference_rows  # scaled to the batches' size once they are drawn
     return cfg

@@ -98,33 +98,12 @@ class Chat:
 
     def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
                training: bool = False) -> Encoded:
-        from datasets import Dataset
-
-        from tailor.data.chat_tokens import LengthReport, encode_example, fit_length
-        from tailor.training.packing import build_rows, row_capacity
-
         options = cfg.options
-        _require_template(tokenizer, examples)
-        encoded, truncated, dropped, longest = [], 0, 0, 0
-        for value in examples.columns.get("messages") or examples.columns["text"]:
-            example = encode_example(tokenizer, value, options.train_on)
-            longest = max(longest, len(example.input_ids))
-            fitted = fit_length(example, cfg.data.max_length, options.overlong)
-            if fitted is None:
-                dropped += 1
-                continue
-            truncated += len(fitted.input_ids) < len(example.input_ids)
-            encoded.append(fitted)
-        if not encoded:
-            from tailor.errors import DataError
-
-            raise DataError(examples.path, f"none of the {len(examples)} examples fits in data.max_length="
-                            f"{cfg.data.max_length} tokens (the longest has {longest})",
-                            "Raise data.max_length or set chat.overlong=truncate")
-        report = LengthReport(truncated, dropped, len(examples), cfg.data.max_length, longest)
-        capacity = row_capacity(max(len(e.input_ids) for e in encoded), cfg.data.max_length)
-        rows = build_rows(encoded, capacity, options.packing)
-        return Encoded(Dataset.from_dict(rows), [len(ids) for ids in rows["input_ids"]], report)
+        if "messages" in examples.columns:  # plain text (continued pre-training) needs no template
+            require_chat_template(tokenizer)
+        values = examples.columns.get("messages") or examples.columns["text"]
+        return encode_conversations(values, tokenizer, cfg.data.max_length, examples.path, train_on=options.train_on,
+                                    overlong=options.overlong, packing=options.packing)
 
     def collator(self, tokenizer, cfg: Config):
         from tailor.training.packing import PackedCollator
@@ -142,7 +121,7 @@ class Chat:
 
     def baselines(self, model, tokenizer, data: TaskData, cfg: Config, base_location: str) -> dict:
         """Eval loss and perplexity of the model before tuning."""
-        with _base_model(model, base_location) as base:
+        with base_model(model, base_location) as base:
             before = self.evaluate(base, tokenizer, data.eval, cfg, cfg.eval.batch_size)
         return {"baseline": {"method": "base model (before tuning)", **before}}
 
@@ -150,7 +129,7 @@ class Chat:
         """Both models' greedy answers to held-out prompts, for the report."""
         prompts = self._report_prompts(data, cfg)
         tuned = _answers(model, tokenizer, prompts, cfg)
-        with _base_model(model, base_location) as base:
+        with base_model(model, base_location) as base:
             before = _answers(base, tokenizer, prompts, cfg)
         return [{"prompt": p.messages[-1]["content"], "system": p.system, "reference": p.reference,
                  "base": b, "tuned": t} for p, b, t in zip(prompts, before, tuned)]
@@ -226,6 +205,36 @@ class Chat:
                  "answer": answer} for p, answer in zip(prompts, answers)]
 
 
+def encode_conversations(values: list, tokenizer, max_length: int, path: Path, *, train_on: str, overlong: str,
+                         packing: bool, section: str = "chat") -> Encoded:
+    """Conversations (or plain texts) -> token rows: rendered by the chat template, labelled where the
+    loss is computed, fitted to max_length (what is cut or dropped counted), packed or one per row."""
+    from datasets import Dataset
+
+    from tailor.data.chat_tokens import LengthReport, encode_example, fit_length
+    from tailor.training.packing import build_rows, row_capacity
+
+    encoded, truncated, dropped, longest = [], 0, 0, 0
+    for value in values:
+        example = encode_example(tokenizer, value, train_on)
+        longest = max(longest, len(example.input_ids))
+        fitted = fit_length(example, max_length, overlong)
+        if fitted is None:
+            dropped += 1
+            continue
+        truncated += len(fitted.input_ids) < len(example.input_ids)
+        encoded.append(fitted)
+    if not encoded:
+        from tailor.errors import DataError
+
+        raise DataError(path, f"none of the {len(values)} examples fits in data.max_length={max_length} tokens "
+                        f"(the longest has {longest})", f"Raise data.max_length or set {section}.overlong=truncate")
+    report = LengthReport(truncated, dropped, len(values), max_length, longest)
+    capacity = row_capacity(max(len(e.input_ids) for e in encoded), max_length)
+    rows = build_rows(encoded, capacity, packing)
+    return Encoded(Dataset.from_dict(rows), [len(ids) for ids in rows["input_ids"]], report)
+
+
 def _answers(model, tokenizer, prompts, cfg: Config, batch_size: int = 8) -> list[str]:
     """The answers to `prompts`, `batch_size` decoded together, as chat.* sets generation."""
     from tailor.models.decoding import Sampling
@@ -238,16 +247,16 @@ def _answers(model, tokenizer, prompts, cfg: Config, batch_size: int = 8) -> lis
 
 
 @contextmanager
-def _base_model(model, base_source: str):
+def base_model(model, base_source: str):
     """The model before tuning: the same weights with the LoRA adapter switched off, or (after full
     or freeze tuning) the base weights loaded again."""
     if hasattr(model, "disable_adapter"):
         with model.disable_adapter():
             yield model
     else:
-        from tailor.models.generation import load_causal_lm
+        from tailor.models.text_to_text import load_text_writer
 
-        yield load_causal_lm(base_source)
+        yield load_text_writer(base_source)
 
 
 def _pad_id(tokenizer) -> int:
@@ -255,9 +264,9 @@ def _pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
-def _require_template(tokenizer, examples: Examples) -> None:
+def require_chat_template(tokenizer, otherwise: str = "chat.format=text for plain text") -> None:
     from tailor.errors import ModelError
 
-    if "messages" in examples.columns and not getattr(tokenizer, "chat_template", None):
+    if not getattr(tokenizer, "chat_template", None):
         raise ModelError("this model's tokenizer has no chat template, so conversations cannot be rendered the way "
-                         "it will be prompted; use an instruct/chat model, or chat.format=text for plain text")
+                         f"it will be prompted; use an instruct/chat model, or {otherwise}")

@@ -417,6 +417,14 @@ class CheckpointSafeTrainer(Trainer):
             return 1.0
         return num_items_in_batch / batching.step_rows
 
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """A tied weight (T5's input embeddings and output layer are one matrix) is saved once, under
+        one name: loading the best checkpoint back finds the other names "missing", though they are
+        the very tensor that was loaded. Only truly missing keys are worth a warning."""
+        tied = _tied_names(self.model)
+        load_result.missing_keys[:] = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result)
+
     def _save_checkpoint(self, model, trial):
         limit = self.args.save_total_limit
         self.args.save_total_limit = None  # no rotation until the new checkpoint is complete
@@ -433,6 +441,14 @@ class CheckpointSafeTrainer(Trainer):
         if limit:
             rotate_checkpoints(output_dir=str(run_dir), save_total_limit=limit,
                                best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+
+
+def _tied_names(model) -> set[str]:
+    """Names of the parameters that share their tensor with another parameter."""
+    names: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    return {name for group in names.values() if len(group) > 1 for name in group}
 
 
 class GlobalLengthGroupedSampler(Sampler):

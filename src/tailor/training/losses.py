@@ -105,6 +105,16 @@ def row_losses(targets: str, logits: torch.Tensor, labels: torch.Tensor,
     raise ValueError(f"no per-row loss for targets {targets!r}")
 
 
+def sequence_loss(model, inputs: dict, num_items_in_batch=None):
+    """An encoder-decoder's loss: the cross-entropy of every target token, summed and divided by the
+    step's target tokens. The labels go in too: the model shifts them into its decoder's inputs."""
+    outputs = model(**inputs, use_cache=False)  # no cache to fill in training (nor with recomputed activations)
+    labels = inputs["labels"]
+    total = F.cross_entropy(outputs.logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE,
+                            reduction="sum")
+    return per_target(total, num_items_in_batch, labels != IGNORE)
+
+
 def per_target(total: torch.Tensor, num_items_in_batch, trained: torch.Tensor) -> torch.Tensor:
     """A loss summed over targets, divided by `num_items_in_batch` (every target of every process and
     accumulation step, when the trainer counts them) or else by this batch's own (`trained`: a mask of
