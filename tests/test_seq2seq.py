@@ -223,3 +223,23 @@ def test_translation_rows_train_and_answer_end_to_end(tiny_t5, tmp_path, cli):
     code, out, err = cli("predict", str(tmp_path / "run"), "--data", str(tmp_path / "train.jsonl"))
     assert code == 0, err
     assert json.loads(out.splitlines()[0]).keys() == {"source", "reference", "output"}
+
+
+def test_an_encoder_writes_only_as_bert2bert_and_then_in_full(tiny_bert, tmp_path, cli):
+    write_jsonl(tmp_path / "train.jsonl", [{"source": r["source"], "target": "done"} for r in date_rows(16, seed=1)])
+    data = {"train": str(tmp_path / "train.jsonl"), "eval": str(tmp_path / "train.jsonl"), "max_length": 24}
+    config = {"task": "seq2seq", **fast_config(tiny_bert, data, {"seq2seq": {"max_new_tokens": 4, "samples": 1}},
+                                               max_steps=2), "output": {"dir": str(tmp_path / "run")}}
+    for name, extra in (("plain", {}), ("lora", {"seq2seq": {"bert2bert": True, "max_new_tokens": 4}}),
+                        ("full", {"seq2seq": {"bert2bert": True, "max_new_tokens": 4}, "method": "full"})):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**config, **extra}))
+    code, _, err = cli("train", str(tmp_path / "plain.yaml"))
+    assert code == 2 and f"model {tiny_bert} is an encoder: it reads text but does not write it." in err
+    code, _, err = cli("train", str(tmp_path / "lora.yaml"))
+    assert code == 2 and "seq2seq.bert2bert: the decoder's cross-attention starts from scratch and must train in " \
+                         "full; set method: full (not lora)" in err
+    code, _, err = cli("train", str(tmp_path / "full.yaml"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "model" / "config.json").read_text())["model_type"] == "encoder-decoder"
+    code, out, err = cli("predict", str(tmp_path / "run"), "--text", "May 5, 2021")
+    assert code == 0 and "output" in json.loads(out.splitlines()[0]), err

@@ -129,3 +129,14 @@ def test_kinds_absent_are_left_out_and_margins_are_required():
         scores.best_threshold()
     with pytest.raises(ValueError, match="go together"):
         scores.add("Paris", ["Paris"], null_margin=1.0)
+
+
+def test_chinese_answers_are_scored_by_character_as_cmrc_2018_does():
+    from tailor.evaluation.squad import exact_match, token_f1
+
+    # 北京 shares 2 of 北京大学's 4 characters: precision 1, recall 1/2, F1 2/3 (one word each would give 0)
+    assert token_f1("北京", ["北京大学"]) == pytest.approx(2 / 3)
+    assert exact_match("北京大学。", ["北京大学"]) == 1.0  # CJK punctuation is dropped like ASCII's
+    assert token_f1("in 北京 today", ["北京"]) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    # English keeps the official script's rules: curly quotes are not ASCII punctuation
+    assert exact_match("“Paris”", ["Paris"]) == 0.0

@@ -364,9 +364,10 @@ def _print_result_summary(run_dir: Path, metrics: dict) -> None:
     evaluation = metrics["eval"]
     names = headline_names(get_task(metrics["task"]), evaluation)
     rows = [(m.get("method", key), m) for key, m in metrics.items() if key.endswith("baseline") and isinstance(m, dict)]
-    rows.append(("fine-tuned " + metrics["model"], evaluation))
+    answering = metrics.get("answering", "fine-tuned " + metrics["model"])  # model: auto may keep a classical one
+    rows.append((answering, evaluation))
     if "test" in metrics:
-        rows.append(("fine-tuned, on data.test", metrics["test"]))
+        rows.append(("classical, on data.test" if "answering" in metrics else "fine-tuned, on data.test", metrics["test"]))
     widths = [max(12, len(name) + 2) for name in names]  # a multi-task run's names are HEAD/metric
     typer.echo(f"\n{'':40}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths)))
     for label, values in rows:

@@ -15,8 +15,14 @@ class Section(BaseModel):
 
 
 class ModelSection(Section):
-    name: str | None = Field(None, description="embedded alias (see `tailor models`), local folder or hub id; "
-                                                "default: the task's embedded model")
+    name: str | None = Field(None, description="embedded alias (see `tailor models`), local folder or hub id, or "
+                                                "auto: the embedded model that reads the training text best "
+                                                "(`tailor data check` shows the measurements); default: the "
+                                                "task's embedded model")
+    auto: bool = Field(False, description="set by `model: auto` (the name then is the model it picked): after "
+                                          "training, a classical model (TF-IDF + logistic regression) that scores "
+                                          "better on eval.metric becomes the run's model, the fine-tuned one kept "
+                                          "in RUN/fine-tuned/ (text classification)")
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) for a hub id")
     trust_remote_code: bool = Field(False, description="run model code from the hub; off for safety")
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout inside the model while training (hidden "

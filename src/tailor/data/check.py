@@ -130,13 +130,14 @@ def text_pairs_report(data, tokenizer, cfg: Config) -> dict:
     """Text-to-text data (seq2seq): input and output lengths in tokens, what data.max_length would cut
     (a chat model reads input and output as one conversation, so its output is what gets cut) and what
     seq2seq.max_new_tokens could not write, repeated inputs, overlap, unknown tokens."""
-    from tailor.models.text_to_text import DECODER, architecture_of
+    from tailor.models.text_to_text import DECODER, writer_kind
 
     train = data.train.subset(range(min(len(data.train), LENGTH_SAMPLE)))
     sources, targets = train.columns["source"], train.columns["target"]
     source_lengths = _token_lengths(tokenizer, sources)
     target_lengths = _token_lengths(tokenizer, targets)
-    if architecture_of(tokenizer) == DECODER:
+    writes = writer_kind(tokenizer.name_or_path, cfg.options.bert2bert)
+    if writes == DECODER:
         from tailor.data.chat_tokens import encode_conversation  # rendered as training renders them
         from tailor.tasks.seq2seq import conversations_of
 
@@ -165,7 +166,7 @@ def text_pairs_report(data, tokenizer, cfg: Config) -> dict:
                        "input length in tokens: " + _spread(report["source_lengths"]),
                        "output length in tokens: " + _spread(report["target_lengths"]),
                        f"examples longer than data.max_length={cfg.data.max_length}: {report['over_max_length']} "
-                       f"(their {'outputs' if architecture_of(tokenizer) == DECODER else 'inputs or outputs'} "
+                       f"(their {'outputs' if writes == DECODER else 'inputs or outputs'} "
                        f"would be {'dropped' if cfg.options.overlong == 'drop' else 'truncated'})",
                        f"outputs longer than seq2seq.max_new_tokens={cfg.options.max_new_tokens}: "
                        f"{report['over_max_new_tokens']}",

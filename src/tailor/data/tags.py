@@ -7,16 +7,17 @@ import re
 import unicodedata
 from typing import Iterable
 
+from tailor.data.scripts import CJK_CHARACTERS, CJK_PUNCTUATION
+
 _TAG = re.compile(r"([BIESLU])-(\S.*)")
 _STARTS = ("B", "S", "U")  # prefixes that begin an entity; I, E and L continue one
 LENIENT_SCHEMES = ("IO", "IOB1")  # an I- tag after O or another type begins an entity: the scheme, not an error
 # Ideographs and kana: each is a word of its own (Chinese and Japanese need no spaces; Korean, which
 # writes spaces between words, keeps its words whole).
-_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-# Single characters joined without a space: CJK text has none, its punctuation included. Hangul is
-# left out because Korean writes spaces between words.
-_NO_SPACE = re.compile("[\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-                       "\uff00-\uffef\U00020000-\U0003134f]")
+_CJK = CJK_CHARACTERS
+# Single characters joined without a space: CJK text has none, its punctuation included (and the
+# full-width forms of letters and digits).
+_NO_SPACE = re.compile(f"[{CJK_CHARACTERS}{CJK_PUNCTUATION}\uff00-\uffef]")
 
 
 def split_tag(tag: str) -> tuple[str, str]:

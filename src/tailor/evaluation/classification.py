@@ -155,20 +155,10 @@ def tfidf_baseline(train, labels: list[str], seed: int, texts=None):
     """TF-IDF word 1-2-grams + char 2-5-grams with logistic regression, fitted on the training texts:
     the classical bar; `texts(examples)` is what it reads of them (default: a text and its pair).
     Returns (description, probabilities of a list of examples)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from tailor.models.classical import fit_classical
 
-    texts = texts or joined_texts  # what the classical model reads of an example
-    pipeline = make_pipeline(tfidf_features(len(train)), LogisticRegression(max_iter=2000, C=4.0, random_state=seed))
-    label2id = {label: i for i, label in enumerate(labels)}
-    pipeline.fit(texts(train), [label2id[label] for label in train.columns["label"]])
-
-    def probabilities(examples) -> np.ndarray:
-        result = np.zeros((len(examples), len(labels)))
-        result[:, pipeline.classes_] = pipeline.predict_proba(texts(examples))
-        return result
-
-    return "TF-IDF (word 1-2 + char 2-5 grams) + logistic regression", probabilities
+    model = fit_classical(train, labels, seed, texts)
+    return model.description, model.probabilities
 
 
 def classical_baselines(data, *, tfidf: bool, seed: int, tuned_answers=None, texts=None) -> dict:

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import re
 
-# Han, Hiragana/Katakana, Hangul and CJK punctuation: a character is a word to BLEU's zh tokenizer.
-_CJK = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
-_WORD_OR_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]|[^\W_]+")
+from tailor.data.scripts import CJK_CHARACTERS, has_cjk
 
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+# One CJK character, or a run of letters and digits of other scripts.
+_WORD_OR_CJK = re.compile(f"[{CJK_CHARACTERS}]|[^\\W_{CJK_CHARACTERS}]+")
 
 
 class WordsAndCharacters:

@@ -28,6 +28,7 @@ def write_report(path: Path, metrics: dict, history: list[dict], task) -> None:
     sections = [
         _header(metrics),
         _warnings(metrics),
+        _auto_choice(metrics.get("auto")),
         _comparison_table(metrics, names),
         _distillation(metrics.get("distillation")),
         figure("Training curves", _curves_png(history, metrics.get("best_metric_name", names[0] if names else "loss"),
@@ -72,6 +73,21 @@ def _distillation(comparison: dict | None) -> str:
             f"<th>ms / input</th><th>rows / s</th></tr>{body}</table>")
 
 
+def _auto_choice(auto: dict | None) -> str:
+    """model: auto: the fine-tuned model against the classical one, and which of them answers."""
+    if not auto:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(side['model'])}</td><td>{side['eval']:.4f}</td>"
+                   f"<td>{side['test']:.4f}</td></tr>" if "test" in side else
+                   f"<tr><td>{html.escape(side['model'])}</td><td>{side['eval']:.4f}</td><td>-</td></tr>"
+                   for side in (auto["fine_tuned"], auto["classical"]))
+    kept = (f" The fine-tuned model is kept in <code>{html.escape(auto['fine_tuned_run'])}/</code>, a run folder of "
+            "its own." if "fine_tuned_run" in auto else "")
+    return (f"<h2>Which model answers (model: auto)</h2><p><b>{html.escape(auto['winner'])}</b> answers: better by "
+            f"{auto['by']:.4f} {html.escape(auto['metric'])} on the evaluation data.{kept}</p>"
+            f"<table><tr><th>model</th><th>{html.escape(auto['metric'])} (eval)</th><th>(test)</th></tr>{rows}</table>")
+
+
 def figure(title: str, png: str | None) -> str:
     """An embedded PNG, under a heading when `title` is given."""
     if not png:
@@ -83,9 +99,10 @@ def figure(title: str, png: str | None) -> str:
 def _comparison_table(metrics: dict, headline: list[str]) -> str:
     baselines = [(m.get("method", name), m) for name, m in metrics.items()
                  if name.endswith("baseline") and isinstance(m, dict)]
-    rows = [("fine-tuned (this run)", metrics["eval"]), *baselines]
+    answering = metrics.get("answering", "fine-tuned")  # model: auto may keep a classical model instead
+    rows = [(f"{answering} (this run)", metrics["eval"]), *baselines]
     if "test" in metrics:
-        rows += [("fine-tuned, on data.test", metrics["test"])]
+        rows += [(f"{answering}, on data.test", metrics["test"])]
         rows += [(f"{method}, on data.test", m["test"]) for method, m in baselines if "test" in m]
     names = [k for k in headline if k in metrics["eval"]]
     head = "".join(f"<th>{k}</th>" for k in names)

@@ -5,8 +5,10 @@ huggingface/evaluate `metrics/squad_v2/compute_score.py` and transformers
 `src/transformers/data/metrics/squad_metrics.py`: `evaluate.load("squad_v2")` downloads that script
 from the hub, which fails offline, so the algorithm is copied here function for function, quirks included.
 
-The one deliberate difference: scores are fractions in 0..1, where the official script prints
-percentages (its `exact` 66.7 is our `exact_match` 0.667). Its `na_prob` (the model's probability that
+The deliberate differences: scores are fractions in 0..1, where the official script prints
+percentages (its `exact` 66.7 is our `exact_match` 0.667); and Chinese and Japanese answers are scored
+as CMRC 2018's scorer scores them (each CJK character a word, CJK punctuation dropped), where the official
+script would take a whole answer for one word. Text without CJK characters scores exactly as officially. Its `na_prob` (the model's probability that
 a question has no answer) is played by `null_margin`, the null score minus the best span's score,
 exactly as transformers' run_squad passes its null odds as `na_prob`.
 """
@@ -19,18 +21,26 @@ import string
 from collections import Counter
 from typing import NamedTuple
 
+from tailor.data.scripts import CJK_PUNCTUATION, split_cjk
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
+_CJK_PUNCTUATION = re.compile(f"[{CJK_PUNCTUATION}]")
 
 
 def normalize_answer(text: str) -> str:
-    """Lower case, drop punctuation, then articles, then collapse whitespace (the official order)."""
+    """Lower case, drop punctuation, then articles, then collapse whitespace (the official order).
+    Ours: CJK punctuation (，。「」) goes too, as CMRC 2018's scorer drops it; the official script knows only
+    ASCII's, so English answers are scored exactly as it scores them."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    text = _CJK_PUNCTUATION.sub("", text)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _tokens(text: str) -> list[str]:
-    return normalize_answer(text).split() if text else []
+    """Words at spaces, and (ours, as CMRC 2018's scorer) each CJK character a word of its own: a Chinese
+    answer has no spaces, and would otherwise be one word, all right or all wrong."""
+    return split_cjk(normalize_answer(text)).split() if text else []
 
 
 def _exact(gold: str, prediction: str) -> int:

@@ -32,6 +32,7 @@ class EmbeddedModel:
     # Raised when the converter writes something else (a config default, the preprocessing): a
     # folder converted before is then converted again, not silently reused.
     conversion_revision: int = 1
+    decoder: bool = False  # a causal LM (it writes text); read as an encoder by the classic tasks, with LoRA
 
     def path(self) -> Path:
         if self.shipped_file:
@@ -49,6 +50,14 @@ class EmbeddedModel:
         if self.shipped_file:
             return f"{self.shipped_path()} (converted on first use to {cache_folder(self)})"
         return str(self.path())
+
+    def tokenizer(self):
+        """The model's tokenizer, without converting its weights first (a GGUF file holds its tokenizer)."""
+        from transformers import AutoTokenizer
+
+        if self.shipped_file and self.shipped_file.endswith(".gguf") and not (cache_folder(self) / "config.json").exists():
+            return AutoTokenizer.from_pretrained(self._package_folder() / self.subdir, gguf_file=self.shipped_file)
+        return AutoTokenizer.from_pretrained(self.path())
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
@@ -148,12 +157,13 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         subdir="",
         summary="SmolLM2-135M-Instruct (Llama architecture, ChatML template), shipped as GGUF Q4_1 and "
                 "converted once to fp32 in the user cache",
-        tasks=("chat", "seq2seq"),
+        tasks=("chat", "seq2seq", "text-classification", "token-classification", "question-answering"),
         license="Apache-2.0",
         lr=2e-5,
         shipped_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         convert="tailor.models.gguf:convert",
         conversion="GGUF dequantized to a plain fp32 folder, about 20 s",
+        decoder=True,
     ),
     "efficientnet-lite0": EmbeddedModel(
         alias="efficientnet-lite0",

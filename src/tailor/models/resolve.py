@@ -68,3 +68,24 @@ def _in_hub_cache(name: str) -> bool:
         return isinstance(try_to_load_from_cache(name, "config.json"), str)
     except Exception:  # an invalid repo id, or a hub library without this helper
         return False
+
+
+def is_decoder_lm(name: str) -> bool:
+    """Whether `model:` names a causal LM (SmolLM2, Llama, Qwen ...), judged from the catalog or the
+    model's config.json without loading weights (a hub id only where its config can be read)."""
+    import json
+
+    if name in EMBEDDED:
+        return EMBEDDED[name].decoder
+    config_file = Path(name).expanduser() / "config.json"
+    try:
+        if config_file.is_file():
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        else:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(name).to_dict()
+    except Exception:  # not readable now: resolving the model later says why
+        return False
+    return not config.get("is_encoder_decoder") and any(
+        arch.endswith(("ForCausalLM", "LMHeadModel")) for arch in config.get("architectures") or [])

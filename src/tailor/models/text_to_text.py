@@ -12,13 +12,13 @@ import torch
 
 from tailor.errors import ModelError
 
-DECODER, ENCODER_DECODER = "decoder", "encoder-decoder"
+DECODER, ENCODER_DECODER, ENCODER = "decoder", "encoder-decoder", "encoder"
 
 
 @functools.lru_cache(maxsize=32)
 def architecture(location: str) -> str:
-    """DECODER or ENCODER_DECODER for a model folder, hub id or LoRA adapter folder (whose peft task
-    type says which); a model that cannot write text (an encoder such as BERT) is an error."""
+    """DECODER, ENCODER_DECODER or ENCODER (BERT, MiniLM: it reads text but does not write it) for a
+    model folder, hub id or LoRA adapter folder (whose peft task type says which)."""
     from transformers import AutoConfig
 
     adapter = Path(location) / "adapter_config.json"
@@ -29,15 +29,39 @@ def architecture(location: str) -> str:
     if getattr(config, "is_encoder_decoder", False):
         return ENCODER_DECODER
     names = config.architectures or []
-    if any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in names):
-        return DECODER
-    raise ModelError(f"model {location} ({', '.join(names) or config.model_type}) does not write text: seq2seq needs a "
-                     "chat LM (the default, smollm2) or an encoder-decoder such as T5, BART, Marian or mT5")
+    return DECODER if any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in names) else ENCODER
 
 
-def architecture_of(tokenizer) -> str:
-    """The architecture of the model a tokenizer was loaded with (it remembers the folder or hub id)."""
-    return architecture(str(tokenizer.name_or_path))
+def writer_kind(location: str, bert2bert: bool = False) -> str:
+    """How a model writes text: DECODER, or ENCODER_DECODER (an encoder too, warm-started as both halves
+    of one with `bert2bert`); an encoder without it is an error saying what would work."""
+    kind = architecture(location)
+    if kind != ENCODER:
+        return kind
+    if not bert2bert:
+        raise ModelError(f"model {location} is an encoder: it reads text but does not write it. seq2seq needs a chat "
+                         "LM (the default, smollm2) or an encoder-decoder such as T5, BART, Marian or mT5; or set "
+                         "seq2seq.bert2bert=true to start both halves of one from this encoder")
+    return ENCODER_DECODER
+
+
+def warm_started(location: str, **load_kwargs):
+    """bert2bert (Rothe et al. 2020): an encoder-decoder whose encoder and decoder both start from this
+    encoder's weights; the decoder's cross-attention is new. It starts each output with [CLS] and ends it
+    with [SEP], as its tokenizer writes targets."""
+    from transformers import AutoTokenizer, EncoderDecoderModel
+
+    from tailor.models.loading import quiet_load_report
+
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    with quiet_load_report():  # the new cross-attention weights are expected to be missing
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(location, location, **load_kwargs)
+    ids = {"decoder_start_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    for config in (model.config, model.generation_config):
+        for key, value in ids.items():
+            setattr(config, key, value)
+    return model
 
 
 def is_encoder_decoder(model) -> bool:
@@ -45,12 +69,16 @@ def is_encoder_decoder(model) -> bool:
 
 
 def load_text_writer(folder: str | Path, **load_kwargs):
-    """A saved model/ folder (full weights, or a LoRA adapter) or a base model, of either architecture."""
+    """A saved model/ folder (full weights, or a LoRA adapter) or a base model, of either architecture
+    (an encoder: warm-started as both halves of an encoder-decoder; the caller checked that is wanted)."""
     from tailor.models.generation import load_causal_lm, quiet_loading
 
     quiet_loading()
-    if architecture(str(folder)) == DECODER:
+    kind = architecture(str(folder))
+    if kind == DECODER:
         return load_causal_lm(folder, **load_kwargs)
+    if kind == ENCODER:
+        return warm_started(str(folder), **load_kwargs)
     if (Path(folder) / "adapter_config.json").exists():
         from peft import AutoPeftModelForSeq2SeqLM
 

@@ -36,6 +36,13 @@ def answering_model(requested: str, folder: Path, cfg, task, model, processor):
     if requested not in PRECISIONS:
         raise ConfigError(f"--precision {requested}: choose one of {', '.join(PRECISIONS)}")
     generates = task.targets == "text"
+    from tailor.models.classical import ClassicalTextModel
+
+    if isinstance(model, ClassicalTextModel):  # model: auto kept TF-IDF + logistic regression
+        if requested not in ("fp32", "auto"):
+            raise ConfigError(f"--precision {requested}: this run answers with TF-IDF + logistic regression "
+                              "(scikit-learn), which has one precision")
+        return model, "fp32", "TF-IDF + logistic regression (scikit-learn)"
     if not hasattr(model, "parameters"):  # an ONNX export: its precision was fixed when it was written
         if requested not in ("fp32", "auto"):
             raise ConfigError(f"--precision {requested} is for a run folder; an ONNX export answers in the precision "

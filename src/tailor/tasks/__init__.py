@@ -44,6 +44,8 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
 
     cfg = cfg.model_copy(deep=True)
     cfg.model.name = cfg.model.name or task.default_model
+    if cfg.method is None and _reads_with_an_lm(cfg, task):
+        cfg.method = "lora"
     if cfg.train.batch_tokens is None and cfg.train.batch_size is None:
         # A row count the user chose means fixed batches of that many rows; otherwise the task's
         # token budget, if it has one (its default batch_size is then the cap on rows).
@@ -68,6 +70,18 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
         if cfg.train.batch_tokens and cfg.train.lr_reference_rows is None:
             cfg.train.lr_reference_rows = task.lr_reference_rows  # scaled to the batches' size once they are drawn
     return cfg
+
+
+def _reads_with_an_lm(cfg: "Config", task: "Task") -> bool:
+    """A causal LM (SmolLM2) as the backbone of a task that reads text into classes, tags, numbers or
+    spans: its last hidden states feed a new head (transformers' Llama, Qwen ... ForSequenceClassification,
+    ForTokenClassification, ForQuestionAnswering). LoRA is then the default method: its adapters and the
+    head (kept training in full by peft's task types) learn from little data on a CPU, where all of a
+    135M-parameter LM would be slow and overfit."""
+    from tailor.models.resolve import is_decoder_lm
+
+    reads_text = task.processor_kind == "tokenizer" and task.targets in ("classes", "tags", "numbers", "spans")
+    return reads_text and task.defaults.get("method") != "lora" and is_decoder_lm(cfg.model.name)
 
 
 def _check_class_keys(cfg: "Config", task: "Task") -> None:

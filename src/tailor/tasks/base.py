@@ -244,6 +244,13 @@ class HasOwnWarnings(Protocol):
 
 
 @runtime_checkable
+class HasClassicalModel(Protocol):
+    def classical_model(self, data: TaskData, cfg: Config) -> Any:
+        """A classical model fitted on the training data (models/classical.py), which `model: auto` keeps
+        instead of the fine-tuned one where it scores better; the task's evaluate and predict take it."""
+
+
+@runtime_checkable
 class HasOwnUsage(Protocol):
     def usage(self) -> str:
         """The model card's "Use" snippet, where a transformers pipeline does not load the saved model."""
@@ -379,6 +386,9 @@ class OneLabelPerInput:
         """Class probabilities in input order (rows x classes: small, whatever the data size); `log`:
         log-probabilities."""
         from tailor.evaluation.classification import class_probabilities
+        from tailor.models.classical import ClassicalTextModel
 
+        if isinstance(model, ClassicalTextModel):  # a run whose TF-IDF model beat the fine-tuned one (model: auto)
+            return model.probabilities(examples, log=log)
         encoded = self.encode(examples, processor, cfg, labels=None)
         return class_probabilities(model, encoded, self.collator(processor, cfg), batch_size, log=log)

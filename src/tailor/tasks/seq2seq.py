@@ -37,6 +37,9 @@ class Seq2SeqOptions(TaskOptions):
                                              "tokens (no attention across examples)")
     overlong: Literal["truncate", "drop"] = Option("truncate", description="an example longer than data.max_length "
                                                                          "tokens: cut it, or leave it out (counted)")
+    bert2bert: bool = Option(False, description="with an encoder as model: (BERT, MiniLM), an encoder-decoder whose "
+                                                "halves both start from it (Rothe et al. 2020); its cross-attention "
+                                                "is new, so method: full. MiniLM is uncased: it cannot write capitals")
 
 
 class Seq2Seq:
@@ -79,16 +82,22 @@ class Seq2Seq:
         return read_text_pairs(path, cfg, targets=targets, split=split)
 
     def build_model(self, location: str, cfg: Config, data: TaskData, **load_kwargs):
-        from tailor.models.text_to_text import load_text_writer
+        from tailor.models.text_to_text import ENCODER, architecture, load_text_writer, writer_kind
 
+        writer_kind(location, cfg.options.bert2bert)  # an encoder without seq2seq.bert2bert stops here
+        if architecture(location) == ENCODER and cfg.method != "full":
+            from tailor.errors import ConfigError
+
+            raise ConfigError(f"seq2seq.bert2bert: the decoder's cross-attention starts from scratch and must train in "
+                              f"full; set method: full (not {cfg.method})")
         return load_text_writer(location, **load_kwargs)
 
     def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
                training: bool = False) -> Encoded:
-        from tailor.models.text_to_text import DECODER, architecture_of
+        from tailor.models.text_to_text import DECODER, writer_kind
 
         options = cfg.options
-        if architecture_of(tokenizer) == DECODER:
+        if writer_kind(tokenizer.name_or_path, options.bert2bert) == DECODER:
             from tailor.tasks.chat import encode_conversations, require_chat_template
 
             require_chat_template(tokenizer, otherwise="an encoder-decoder (T5, BART, Marian, mT5)")
@@ -102,9 +111,9 @@ class Seq2Seq:
                             cfg.data.max_length, options.overlong, examples.path)
 
     def collator(self, tokenizer, cfg: Config):
-        from tailor.models.text_to_text import DECODER, architecture_of
+        from tailor.models.text_to_text import DECODER, writer_kind
 
-        if architecture_of(tokenizer) == DECODER:
+        if writer_kind(tokenizer.name_or_path, cfg.options.bert2bert) == DECODER:
             from tailor.tasks.chat import _pad_id
             from tailor.training.packing import PackedCollator
 

@@ -107,6 +107,13 @@ class TextClassification(TokenizedText, OneLabelPerInput):
         register_own_architectures()  # a model/ of a few-shot run, tuned further
         return with_new_head(AutoModelForSequenceClassification, location, data.labels, **load_kwargs)
 
+    def processor(self, location: str, cfg: Config, **load_kwargs):
+        from tailor.models.classical import is_classical
+
+        if is_classical(location):  # TF-IDF reads words and characters itself: no tokenizer
+            return None
+        return super().processor(location, cfg, **load_kwargs)
+
     def encode(self, examples: Examples, tokenizer, cfg: Config, labels: list[str] | None, *,
                training: bool = False) -> Encoded:
         """Tokenize without padding (the collator pads each batch to its own longest row)."""
@@ -141,9 +148,18 @@ class TextClassification(TokenizedText, OneLabelPerInput):
         return explain_texts(model, tokenizer, examples.columns["text"], examples.get("text_pair"),
                              cfg.data.max_length, examples.get("label"), steps=steps)
 
+    def classical_model(self, data: TaskData, cfg: Config):
+        from tailor.models.classical import fit_classical
+
+        return fit_classical(data.train_unsampled, data.labels, cfg.train.seed)
+
     def load_model(self, folder: Path, **load_kwargs):
         from transformers import AutoModelForSequenceClassification
 
+        from tailor.models.classical import ClassicalTextModel, is_classical
+
+        if is_classical(folder):  # TF-IDF + logistic regression beat the fine-tuned model (model: auto)
+            return ClassicalTextModel.load(Path(folder))
         register_own_architectures()  # a few-shot run's mean-pooled classifier
         return AutoModelForSequenceClassification.from_pretrained(folder, **load_kwargs)
 

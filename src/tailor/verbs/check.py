@@ -20,4 +20,27 @@ def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
     cfg.data.on_invalid = "skip"  # count bad rows instead of stopping at the first one
     cfg.data.sampling = "none"  # the data as it is, which is what the check describes
     processor = load_processor(task, model_source(cfg), cfg)
-    return task.check(load_task_data(task, cfg), processor, cfg)
+    data = load_task_data(task, cfg)
+    report = task.check(data, processor, cfg)
+    _which_model_reads_it(report, task, cfg, data)
+    return report
+
+
+def _which_model_reads_it(report: dict, task, cfg: Config, data) -> None:
+    """Every embedded model that can learn the task, measured on the training text (unknown tokens, byte
+    pieces), and the one `model: auto` picks; a warning when the config's model cannot read the text."""
+    from tailor.data.readability import UNREADABLE, better_reader, embedded_readings, texts_of
+
+    texts = texts_of(data.train)
+    readings = embedded_readings(texts, task.name) if texts else []
+    if len(readings) < 2:
+        return
+    better = better_reader(readings, task.default_model)
+    report["readers"] = {r.model: {"unknown": r.unknown, "byte_pieces": r.byte_pieces,
+                                   "tokens_per_character": r.tokens_per_character} for r in readings}
+    report["lines"].append("embedded models on this text: " + "; ".join(r.line() for r in readings))
+    report["lines"].append(f"reads it best: {better} (`model: auto` picks it)")
+    current = next((r for r in readings if r.model == cfg.model.name), None)
+    if current is not None and current.unknown > UNREADABLE and better != current.model:
+        report["warnings"].append(f"model {current.model} turns {100 * current.unknown:.0f}% of this text's tokens "
+                                  f"into unknown tokens; {better} reads it (set model: {better}, or model: auto)")

@@ -19,7 +19,21 @@ def resolved(config: str | Path | Config, overrides: list[str] = ()):
     if not isinstance(cfg, config_class(cfg.task)):  # a plain Config: checked and given its task's section
         cfg = load_config(None, base=cfg.model_dump(exclude_unset=True))
     task = get_task(cfg.task)
+    if cfg.model.name == "auto":
+        cfg = _auto_model(cfg, task)
     return resolve_config(cfg, task), task
+
+
+def _auto_model(cfg: Config, task) -> Config:
+    """`model: auto`: the embedded model that reads the training text best, said with the measurements."""
+    from tailor.console import say
+    from tailor.data.readability import auto_model
+
+    name, readings = auto_model(task, cfg)
+    say(f"model: auto -> {name} (" + "; ".join(r.line() for r in readings) + ")")
+    cfg = cfg.model_copy(deep=True)
+    cfg.model.name, cfg.model.auto = name, True
+    return cfg
 
 
 def model_source(cfg: Config):

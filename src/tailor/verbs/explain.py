@@ -46,6 +46,11 @@ def _check_explainable(task, model) -> None:
     if not isinstance(task, HasExplanations):
         supported = ", ".join(name for name in TASKS if isinstance(get_task(name), HasExplanations))
         raise ConfigError(f"explain: {task.name} runs cannot be explained yet; explain supports {supported} runs")
+    from tailor.models.classical import ClassicalTextModel
+
+    if isinstance(model, ClassicalTextModel):
+        raise ConfigError("explain needs a PyTorch model (its gradients); this run answers with TF-IDF + logistic "
+                          "regression (model: auto chose it): explain RUN/fine-tuned, the fine-tuned model, instead")
     if not isinstance(model, torch.nn.Module):
         raise ConfigError("explain needs the run's PyTorch model (its gradients); an ONNX export has none: point "
                           "explain at the run folder or an hf export")

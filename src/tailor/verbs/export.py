@@ -38,6 +38,7 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
         raise ConfigError("--max-loss-increase is for --format gguf")
     if data is not None and format != "onnx":
         raise ConfigError("--data is for --format onnx (a GGUF export is checked on the run's held-out prompts)")
+    _refuse_classical(Path(run_dir))
     if format == "onnx":
         return _export_onnx(Path(run_dir), Path(out), quantize or "fp32", data, min_agreement, overwrite)
     if format == "gguf":
@@ -64,6 +65,16 @@ def export(run_dir: str | Path, out: str | Path, *, format: str = "hf", quantize
         return out
     save_folder_atomically(out, lambda folder: _write_merged(run.dir, folder))
     return out
+
+
+def _refuse_classical(run_dir: Path) -> None:
+    from tailor.models.classical import is_classical
+    from tailor.verbs.common import model_folder
+
+    if is_classical(model_folder(run_dir)):
+        raise ConfigError(f"{run_dir}: this run answers with TF-IDF + logistic regression (model: auto chose it over "
+                          "the fine-tuned model), which is no transformers model: its model/ folder (a skops file) "
+                          "is what to copy; the fine-tuned model is exported from RUN/fine-tuned")
 
 
 def _export_onnx(run_dir: Path, out: Path, variant: str, data, min_agreement, overwrite: bool) -> Path:

@@ -99,6 +99,12 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         metrics["decision"] = decision
         for line in decision.get("lines") or decision_lines(decision):
             say(line)
+    from tailor.tasks.base import HasClassicalModel
+
+    if cfg.model.auto and isinstance(task, HasClassicalModel):
+        from tailor.verbs.auto import keep_the_better
+
+        metrics = keep_the_better(task, cfg, data, run, metrics)
     if teacher is not None:
         from tailor.verbs.distill import distillation_comparison
 
@@ -235,7 +241,10 @@ def _write_outputs(run: RunDir, metrics: dict, history: list[dict]) -> None:
     task = get_task(metrics["task"])
     config = run.model / "config.json"  # absent when model/ holds a LoRA adapter (chat)
     model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.exists() else None
+    from tailor.models.classical import KIND
+    from tailor.verbs.auto import CLASSICAL_USAGE
+
+    usage = CLASSICAL_USAGE if model_type == KIND else task.usage() if isinstance(task, HasOwnUsage) else None
     atomic_write_text(run.model / "README.md", model_card(metrics, run.config.read_text(encoding="utf-8"),
-                                                          task.pipeline_input, model_type,
-                                                          task.usage() if isinstance(task, HasOwnUsage) else None))
+                                                          task.pipeline_input, model_type, usage))
     write_report(run.report, metrics, history, task)

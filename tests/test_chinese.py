@@ -1,0 +1,137 @@
+"""Chinese through the text tasks: which embedded model can read the text (measured, and picked by
+`model: auto`), a causal LM (SmolLM2's kind) as the backbone of classification, tagging and QA with
+LoRA by default, and characters tagged one a line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import write_csv
+from task_fixtures import fast_config, write_conll, write_jsonl
+
+REVIEWS = [("这本书非常好看，推荐大家买", "pos"), ("质量太差了，很失望", "neg"), ("物流很快，包装完好，满意", "pos"),
+           ("屏幕有坏点，客服也不理人", "neg")]
+
+
+def test_the_english_encoder_cannot_read_chinese_and_the_byte_level_lm_can():
+    from tailor.data.readability import better_reader, embedded_readings
+
+    readings = {r.model: r for r in embedded_readings([text for text, _ in REVIEWS], "text-classification")}
+    assert set(readings) == {"minilm", "smollm2"}
+    assert readings["minilm"].unknown > 0.3  # MiniLM's uncased English WordPiece
+    assert readings["smollm2"].unknown == 0 and readings["smollm2"].byte_pieces > 0
+    assert "smollm2: 0.0% unknown tokens, " in readings["smollm2"].line()
+    assert better_reader(list(readings.values()), "minilm") == "smollm2"
+    english = {r.model: r for r in embedded_readings(["a great book", "awful service"], "text-classification")}
+    assert better_reader(list(english.values()), "minilm") == "minilm"  # the default, where it reads the text
+
+
+def test_characters_one_a_line_are_read_as_text_without_spaces():
+    from tailor.data.examples import Examples
+    from tailor.data.readability import texts_of
+
+    examples = Examples("x", {"tokens": [list("江泽民在北京"), ["Anna", "visited", "Oslo"]]}, ["1", "2"])
+    assert texts_of(examples) == ["江泽民在北京", "Anna visited Oslo"]
+
+
+def test_model_auto_picks_the_model_that_reads_the_text_and_data_check_says_why(tmp_path, cli):
+    write_csv(tmp_path / "reviews.csv", [{"text": t, "label": label} for t, label in REVIEWS * 6])
+    config = {"task": "text-classification", "model": "auto", "data": {"train": "reviews.csv"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    from tailor.verbs.common import resolved
+
+    cfg, _ = resolved(tmp_path / "config.yaml")
+    assert cfg.model.name == "smollm2" and cfg.method == "lora" and cfg.train.lr == 2e-4
+    (tmp_path / "minilm.yaml").write_text(yaml.safe_dump({**config, "model": "minilm"}))
+    code, out, err = cli("data", "check", str(tmp_path / "minilm.yaml"))
+    assert code == 0, err
+    assert "embedded models on this text: minilm: " in out and "reads it best: smollm2 (`model: auto` picks it)" in out
+    assert "model minilm turns" in out + err and "set model: smollm2, or model: auto" in out + err
+
+
+@pytest.mark.parametrize("task,rows,columns", [
+    ("text-classification", "reviews", {"text", "label", "score"}),
+    ("token-classification", "characters", {"text", "entities"}),
+    ("question-answering", "questions", {"question", "answer", "start", "score"}),
+])
+def test_a_causal_lm_is_the_backbone_with_lora_and_its_new_head(task, rows, columns, tiny_llama, tmp_path):
+    import tailor
+    from safetensors.torch import load_file
+
+    if rows == "reviews":
+        write_csv(tmp_path / "train.csv", [{"text": t, "label": label} for t, label in REVIEWS * 6])
+        data = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "train.csv"), "max_length": 32}
+        predict_file = tmp_path / "train.csv"
+    elif rows == "questions":
+        context = "江泽民在北京。李鹏在上海。"
+        write_jsonl(tmp_path / "train.jsonl", [
+            {"id": f"q{i}", "question": f"{who}在哪里？", "context": context,
+             "answers": {"text": [where], "answer_start": [context.index(where)]}}
+            for i, (who, where) in enumerate([("江泽民", "北京"), ("李鹏", "上海")] * 6)])
+        data = {"train": str(tmp_path / "train.jsonl"), "eval": str(tmp_path / "train.jsonl"), "max_length": 48}
+        predict_file = tmp_path / "train.jsonl"
+    else:
+        sentence = [(c, t) for c, t in zip("江泽民在北京", ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"])]
+        write_conll(tmp_path / "train.conll", [sentence] * 12)
+        data = {"train": str(tmp_path / "train.conll"), "eval": str(tmp_path / "train.conll"), "max_length": 32}
+        predict_file = tmp_path / "train.conll"
+    options = {"text-classification": {"text_classification": {"classical_baseline": False}},
+               "question-answering": {"question_answering": {"stride": 16}}}.get(task, {})
+    config = {"task": task, **fast_config(tiny_llama, data, options, max_steps=2),
+              "output": {"dir": str(tmp_path / "run")}}
+    config["train"].pop("lr")  # the default for this backbone
+    from tailor.config import load_config
+
+    result = tailor.train(load_config(None, base=config))
+    saved = yaml.safe_load((result.dir / "config.yaml").read_text())
+    assert saved["method"] == "lora" and saved["train"]["lr"] == 2e-4
+    weights = load_file(result.dir / "model" / "model.safetensors")  # merged on save: a plain model
+    assert {"score.weight", "qa_outputs.weight"} & set(weights)
+    answers = tailor.predict(result.dir, data=predict_file)
+    assert columns <= set(answers[0])
+
+
+def test_auto_keeps_the_classical_model_where_it_wins_and_the_fine_tuned_one_aside(tiny_bert, tmp_path, cli):
+    """A tiny random encoder after one step against TF-IDF on texts whose label one word gives away: the
+    classical model wins, becomes the run's model (predict, eval, serve use it), and the fine-tuned model
+    is kept as a run of its own."""
+    import httpx
+
+    from conftest import sentiment_rows
+    from test_serve import KEY, running
+
+    write_csv(tmp_path / "train.csv", sentiment_rows(60, seed=1))
+    write_csv(tmp_path / "eval.csv", sentiment_rows(20, seed=2))
+    data = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "eval.csv"), "max_length": 32}
+    config = {"task": "text-classification", **fast_config(tiny_bert, data, {}, max_steps=1),
+              "output": {"dir": str(tmp_path / "run")}}
+    config["model"] = {"name": str(tiny_bert), "auto": True}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = cli("train", str(tmp_path / "config.yaml"))
+    assert code == 0, err
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    auto = metrics["auto"]
+    assert auto["winner"].startswith("TF-IDF") and auto["fine_tuned_run"] == "fine-tuned"
+    assert metrics["eval"]["f1_macro"] == auto["classical"]["eval"] > auto["fine_tuned"]["eval"]
+    assert metrics["fine_tuned_baseline"]["f1_macro"] == auto["fine_tuned"]["eval"]
+    assert "classical_baseline" not in metrics and metrics["baseline"]["paired_test"]
+    assert {p.name for p in (run / "model").iterdir()} == {"classical.skops", "config.json", "README.md"}
+    assert (run / "fine-tuned" / "model" / "model.safetensors").exists()
+    assert "Which model answers (model: auto)" in (run / "report.html").read_text()
+    assert "model: auto: TF-IDF (word 1-2 + char 2-5 grams) + logistic regression answers (f1_macro" in err
+    code, out, err = cli("predict", str(run), "--text", "the movie was wonderful")
+    assert code == 0 and json.loads(out.splitlines()[0])["label"] == "positive", err
+    code, out, err = cli("eval", str(run), "--data", str(tmp_path / "eval.csv"))
+    assert code == 0 and "f1_macro" in out, err
+    code, _, err = cli("predict", str(run / "fine-tuned"), "--text", "the movie was wonderful")
+    assert code == 0, err
+    code, _, err = cli("export", str(run), "--out", str(tmp_path / "export"))
+    assert code == 2 and "this run answers with TF-IDF + logistic regression (model: auto chose it" in err
+    with running(run, api_key=KEY) as (url, _):
+        answer = httpx.post(f"{url}/v1/predict", json={"inputs": ["our trip was awful"]},
+                            headers={"Authorization": f"Bearer {KEY}"})
+    assert answer.status_code == 200 and answer.json()["answers"][0]["label"] == "negative"
