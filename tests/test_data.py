@@ -76,5 +76,6 @@ def test_data_check_names_a_model_that_can_read_the_language(make_config, tmp_pa
     write_csv(tmp_path / "train.csv", rows)
     code, out, _ = cli("data", "check", make_config(data={"eval": 0.25}))
     assert code == 0
-    assert "cannot read the language; choose a Chinese or multilingual encoder such as bert-base-chinese" in out
+    assert "cannot read the language; set model: auto (the embedded model that reads it best), or choose a Chinese or " \
+        "multilingual encoder such as bert-base-chinese" in out
     assert "mostly Cjk script" in out

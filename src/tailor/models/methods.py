@@ -97,6 +97,9 @@ def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
 def add_lora(model: nn.Module, cfg: Config, peft_task_type: str | None, head: tuple[str, ...] = ()) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
+    from tailor.models.generation import quiet_loading
+
+    quiet_loading()  # peft calls a transformers property that warns on every use, with nothing for users to do
     if peft_task_type == "CAUSAL_LM" and getattr(model.config, "is_encoder_decoder", False):
         peft_task_type = "SEQ_2_SEQ_LM"  # a task that writes text, on an encoder-decoder (seq2seq with T5)
     lora = LoraConfig(task_type=peft_task_type, r=cfg.lora.r, lora_alpha=cfg.lora.alpha,

@@ -28,8 +28,8 @@ def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
 
 def _which_model_reads_it(report: dict, task, cfg: Config, data) -> None:
     """Every embedded model that can learn the task, measured on the training text (unknown tokens, byte
-    pieces), and the one `model: auto` picks; a warning when the config's model cannot read the text."""
-    from tailor.data.readability import UNREADABLE, better_reader, embedded_readings, texts_of
+    pieces), and the one `model: auto` picks (the task's own check warns when its model cannot read it)."""
+    from tailor.data.readability import better_reader, embedded_readings, texts_of
 
     texts = texts_of(data.train)
     readings = embedded_readings(texts, task.name) if texts else []
@@ -40,7 +40,3 @@ def _which_model_reads_it(report: dict, task, cfg: Config, data) -> None:
                                    "tokens_per_character": r.tokens_per_character} for r in readings}
     report["lines"].append("embedded models on this text: " + "; ".join(r.line() for r in readings))
     report["lines"].append(f"reads it best: {better} (`model: auto` picks it)")
-    current = next((r for r in readings if r.model == cfg.model.name), None)
-    if current is not None and current.unknown > UNREADABLE and better != current.model:
-        report["warnings"].append(f"model {current.model} turns {100 * current.unknown:.0f}% of this text's tokens "
-                                  f"into unknown tokens; {better} reads it (set model: {better}, or model: auto)")
