@@ -126,25 +126,18 @@ def _conversation_report(data, tokenizer, cfg: Config) -> dict:
     }
 
 
-def text_pairs_report(data, tokenizer, cfg: Config) -> dict:
+def text_pairs_report(data, tokenizer, cfg: Config, rendered_lengths=None) -> dict:
     """Text-to-text data (seq2seq): input and output lengths in tokens, what data.max_length would cut
-    (a chat model reads input and output as one conversation, so its output is what gets cut) and what
-    seq2seq.max_new_tokens could not write, repeated inputs, overlap, unknown tokens."""
-    from tailor.models.text_to_text import DECODER, writer_kind
-
+    and what seq2seq.max_new_tokens could not write, repeated inputs, overlap, unknown tokens.
+    `rendered_lengths(examples)`: the tokens of each example as the model reads input and output together
+    (a chat model's conversation, whose output is what gets cut); None: each side on its own (an
+    encoder-decoder)."""
     train = data.train.subset(range(min(len(data.train), LENGTH_SAMPLE)))
     sources, targets = train.columns["source"], train.columns["target"]
     source_lengths = _token_lengths(tokenizer, sources)
     target_lengths = _token_lengths(tokenizer, targets)
-    writes = writer_kind(tokenizer.name_or_path, cfg.options.bert2bert)
-    if writes == DECODER:
-        from tailor.data.chat_tokens import encode_conversation  # rendered as training renders them
-        from tailor.tasks.seq2seq import conversations_of
-
-        whole = np.array([len(encode_conversation(tokenizer, turns).input_ids)
-                          for turns in conversations_of(train, cfg.options.instruction)])
-    else:
-        whole = np.maximum(source_lengths, target_lengths)
+    together = rendered_lengths is not None
+    whole = np.array(rendered_lengths(train)) if together else np.maximum(source_lengths, target_lengths)
     repeated: dict[str, set] = {}
     for source, target in zip(data.train.columns["source"], data.train.columns["target"]):
         repeated.setdefault(source, set()).add(target)
@@ -166,7 +159,7 @@ def text_pairs_report(data, tokenizer, cfg: Config) -> dict:
                        "input length in tokens: " + _spread(report["source_lengths"]),
                        "output length in tokens: " + _spread(report["target_lengths"]),
                        f"examples longer than data.max_length={cfg.data.max_length}: {report['over_max_length']} "
-                       f"(their {'outputs' if writes == DECODER else 'inputs or outputs'} "
+                       f"(their {'outputs' if together else 'inputs or outputs'} "
                        f"would be {'dropped' if cfg.options.overlong == 'drop' else 'truncated'})",
                        f"outputs longer than seq2seq.max_new_tokens={cfg.options.max_new_tokens}: "
                        f"{report['over_max_new_tokens']}",

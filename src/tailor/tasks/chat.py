@@ -17,7 +17,7 @@ from pydantic import Field as Option
 from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
-from tailor.tasks.base import Encoded, Metric
+from tailor.tasks.base import Encoded, Metric, TokenizedText
 
 
 class ChatOptions(TaskOptions):
@@ -39,7 +39,7 @@ class ChatOptions(TaskOptions):
     top_p: float = Option(1.0, gt=0, le=1, description="nucleus sampling of those answers (with temperature > 0)")
 
 
-class Chat:
+class Chat(TokenizedText):  # its tokenizer; the packed collator is its own
     name: ClassVar[str] = "chat"
     summary: ClassVar[str] = "instruction / chat tuning of a small LLM: your own assistant (LoRA by default)"
     default_model: ClassVar[str] = "smollm2"
@@ -69,11 +69,6 @@ class Chat:
     # rows of 256 (8 a step, bf16 base): 3.44 s a step vs 3.55 s with eager (issue 17).
     cpu_attention: ClassVar[None] = None
     cpu_precision: ClassVar[None] = None
-
-    def processor(self, location: str, cfg: Config, **load_kwargs):
-        from tailor.models.processors import load_tokenizer
-
-        return load_tokenizer(location, cfg, **load_kwargs)
 
     def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
         """Conversations (with targets), or prompts to answer (without: `tailor predict --data`)."""

@@ -20,7 +20,7 @@ from pydantic import Field as Option
 from tailor.config import Config, TaskOptions
 from tailor.data.examples import Examples
 from tailor.data.loading import TaskData
-from tailor.tasks.base import Encoded, Metric
+from tailor.tasks.base import Encoded, Metric, TokenizedText
 
 
 class Seq2SeqOptions(TaskOptions):
@@ -42,7 +42,7 @@ class Seq2SeqOptions(TaskOptions):
                                                 "is new, so method: full. MiniLM is uncased: it cannot write capitals")
 
 
-class Seq2Seq:
+class Seq2Seq(TokenizedText):  # its tokenizer; collator: its own, for either kind of model
     name: ClassVar[str] = "seq2seq"
     summary: ClassVar[str] = ("text to text: translation, summarization, rewriting (a chat LM with LoRA by "
                               "default, or any encoder-decoder)")
@@ -70,11 +70,6 @@ class Seq2Seq:
     lr_reference_rows: ClassVar[None] = None
     cpu_attention: ClassVar[None] = None
     cpu_precision: ClassVar[None] = None
-
-    def processor(self, location: str, cfg: Config, **load_kwargs):
-        from tailor.models.processors import load_tokenizer
-
-        return load_tokenizer(location, cfg, **load_kwargs)
 
     def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
         from tailor.data.text_pairs import read_text_pairs
@@ -188,8 +183,16 @@ class Seq2Seq:
 
     def check(self, data: TaskData, tokenizer, cfg: Config) -> dict:
         from tailor.data.check import text_pairs_report
+        from tailor.models.text_to_text import DECODER, writer_kind
 
-        return text_pairs_report(data, tokenizer, cfg)
+        def rendered_lengths(examples: Examples) -> list[int]:  # as training renders them
+            from tailor.data.chat_tokens import encode_conversation
+
+            return [len(encode_conversation(tokenizer, turns).input_ids)
+                    for turns in conversations_of(examples, cfg.options.instruction)]
+
+        decoder = writer_kind(tokenizer.name_or_path, cfg.options.bert2bert) == DECODER
+        return text_pairs_report(data, tokenizer, cfg, rendered_lengths if decoder else None)
 
     def report_sections(self, metrics: dict) -> list[tuple[str, str]]:
         from tailor.evaluation.report import samples_table
