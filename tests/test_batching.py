@@ -56,7 +56,6 @@ def test_same_steps_every_epoch_but_other_rows_together():
 
 def test_each_process_takes_its_share_of_the_same_global_batches():
     lengths = _lengths(301)  # odd: the last batch is topped up to a multiple of 2
-    one = TokenBudgetBatchSampler(lengths, tokens=1024, max_rows=128, processes=1, rank=0, seed=7)
     ranks = [TokenBudgetBatchSampler(lengths, tokens=512, max_rows=64, processes=2, rank=r, seed=7) for r in (0, 1)]
     shares = [list(r) for r in ranks]
     globals_ = ranks[0].global_batches()

@@ -37,7 +37,25 @@ def test_characters_one_a_line_are_read_as_text_without_spaces():
     assert texts_of(examples) == ["江泽民在北京", "Anna visited Oslo"]
 
 
-def test_model_auto_picks_the_model_that_reads_the_text_and_data_check_says_why(tmp_path, cli):
+def test_a_byte_level_tokenizer_gets_words_with_their_spaces_and_characters_without(smollm2_tokenizer):
+    """Words given one by one to SmolLM2's byte-level BPE: an English word after another keeps its
+    leading space (as in pretraining), a Chinese character gets none, so it costs the pieces it costs
+    in running text instead of an extra space piece each."""
+    from transformers import AutoTokenizer
+
+    from tailor.tasks.token_classification import _as_read
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer)
+    words = ["EU", "rejects", "German", "call", *"江泽民在北京"]
+    encoded = tokenizer(_as_read(tokenizer, [words])[0], is_split_into_words=True, add_special_tokens=False)
+    pieces = tokenizer.convert_ids_to_tokens(encoded.input_ids)
+    assert pieces[:4] == ["EU", "Ġrejects", "ĠGerman", "Ġcall"]
+    in_running_text = tokenizer("EU rejects German call 江泽民在北京", add_special_tokens=False).input_ids
+    assert encoded.input_ids == in_running_text
+    assert sorted(set(encoded.word_ids())) == list(range(len(words)))
+
+
+def test_model_auto_measures_which_model_reads_the_text_and_data_check_says_why(tmp_path, cli):
     write_csv(tmp_path / "reviews.csv", [{"text": t, "label": label} for t, label in REVIEWS * 6])
     config = {"task": "text-classification", "model": "auto", "data": {"train": "reviews.csv"}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
@@ -48,9 +66,44 @@ def test_model_auto_picks_the_model_that_reads_the_text_and_data_check_says_why(
     (tmp_path / "minilm.yaml").write_text(yaml.safe_dump({**config, "model": "minilm"}))
     code, out, err = cli("data", "check", str(tmp_path / "minilm.yaml"))
     assert code == 0, err
-    assert "embedded models on this text: minilm: " in out and "reads it best: smollm2 (`model: auto` picks it)" in out
-    assert "this model cannot read the language; set model: auto (the embedded model that reads it best), or " \
-           "choose" in out + err
+    assert "embedded models on this text: minilm: " in out
+    assert "reads it best: smollm2; minilm, the default, cannot read it, so `model: auto` tries minilm, smollm2 on a " \
+           "sample and trains the one that scores best" in out
+    assert "this model cannot read the language; set model: auto (tries the embedded models on a sample, trains the " \
+           "best), or choose" in out + err
+
+
+def test_model_auto_tries_each_model_where_the_default_cannot_read_and_trains_the_best(tiny_bert, tiny_llama,
+                                                                                         tmp_path, cli, monkeypatch):
+    """MiniLM cannot read Chinese, so `model: auto` tries every candidate (here two tiny random models for
+    the embedded ones) on a sample of shorter examples, trains the best in full and reports the trials."""
+    import tailor.verbs.auto as auto
+
+    monkeypatch.setattr(auto, "TRIAL_EXAMPLES", 16)
+    monkeypatch.setattr(auto, "TRIAL_MAX_LENGTH", 16)
+    monkeypatch.setattr(auto, "_candidates", lambda task, cfg: [str(tiny_bert), str(tiny_llama)])
+    write_csv(tmp_path / "train.csv", [{"text": t, "label": label} for t, label in REVIEWS * 10])
+    data = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "train.csv"), "max_length": 32}
+    options = {"text_classification": {"classical_baseline": False}}
+    config = {**fast_config(tiny_bert, data, options, max_steps=2), "task": "text-classification", "model": "auto",
+              "output": {"dir": str(tmp_path / "run")}}
+    config["train"].pop("lr")  # each model's own default
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = cli("train", str(tmp_path / "config.yaml"))
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    trials = metrics["auto"]["trials"]
+    assert [(t["model"], t["method"], t["examples"], t["max_length"]) for t in trials] == [
+        (str(tiny_bert), "full", 16, 16), (str(tiny_llama), "lora", 16, 16)]
+    best = max(trials, key=lambda t: t["score"])
+    assert all(t["full_training_s"] >= 0 and t["seconds"] > 0 for t in trials)
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["model"]["name"] == best["model"] and saved["model"]["auto"] is True
+    assert saved["data"]["max_length"] == 32 and saved["data"]["max_samples"] is None  # the winner: as configured
+    assert metrics["data"]["train_examples"] == 40  # the winner trained on all of it
+    assert not (tmp_path / "run.auto-trials").exists()
+    assert f"model: auto -> {best['model']} (in the trial: " in err and "all 40 examples in about" in err
+    assert "each embedded model was tried first" in (tmp_path / "run" / "report.html").read_text()
 
 
 @pytest.mark.parametrize("task,rows,columns", [
@@ -89,6 +142,7 @@ def test_a_causal_lm_is_the_backbone_with_lora_and_its_new_head(task, rows, colu
     result = tailor.train(load_config(None, base=config))
     saved = yaml.safe_load((result.dir / "config.yaml").read_text())
     assert saved["method"] == "lora" and saved["train"]["lr"] == 2e-4
+    assert saved["eval"]["explain_examples"] == 0  # integrated gradients through an LM: asked for, not default
     weights = load_file(result.dir / "model" / "model.safetensors")  # merged on save: a plain model
     assert {"score.weight", "qa_outputs.weight"} & set(weights)
     answers = tailor.predict(result.dir, data=predict_file)

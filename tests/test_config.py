@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tailor.config import MOVED_KEYS, Config, config_schema, load_config
 from tailor.errors import ConfigError

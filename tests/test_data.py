@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from conftest import sentiment_rows, write_csv
 from tailor.config import load_config
 from tailor.data.examples import normalize_label
@@ -76,6 +74,6 @@ def test_data_check_names_a_model_that_can_read_the_language(make_config, tmp_pa
     write_csv(tmp_path / "train.csv", rows)
     code, out, _ = cli("data", "check", make_config(data={"eval": 0.25}))
     assert code == 0
-    assert "cannot read the language; set model: auto (the embedded model that reads it best), or choose a Chinese or " \
+    assert "cannot read the language; set model: auto (tries the embedded models on a sample, trains the best), or choose a Chinese or " \
         "multilingual encoder such as bert-base-chinese" in out
     assert "mostly Cjk script" in out

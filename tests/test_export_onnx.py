@@ -4,7 +4,6 @@ usable by `tailor predict` / `tailor eval` exactly like the run."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml

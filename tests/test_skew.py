@@ -163,3 +163,24 @@ def test_an_image_run_saves_its_threshold_and_temperature_in_its_head(tmp_path, 
     # model/ scored after the fold answers as the adjustment fitted on its probabilities said it would
     assert metrics["eval"]["f1_macro"] == pytest.approx(saved["f1_macro"], abs=1e-6)
     assert metrics["eval"]["ece"] == pytest.approx(saved["ece"], abs=1e-5)
+
+
+def test_max_samples_draws_at_most_that_many_of_each_split_and_says_so(make_config, tmp_path):
+    from tailor.data.loading import load_task_data
+    from tailor.verbs.common import resolved
+
+    write_csv(tmp_path / "train.csv", sentiment_rows(50, seed=1))
+    cfg, task = resolved(make_config(data={"max_samples": 20}))
+    data = load_task_data(task, cfg)
+    assert (len(data.train), len(data.eval)) == (20, 20)
+    assert len(set(data.train.where)) == 20 and data.train.where == sorted(data.train.where, key=_line)  # file order
+    assert "data.max_samples=20: 20 of 50 training examples, drawn at random (seed 42); the other 30 are left out" \
+        in data.notes
+    again, _ = resolved(make_config(data={"max_samples": 20}))
+    assert load_task_data(task, again).train.where == data.train.where  # the seed decides, not chance
+    assert load_task_data(task, resolved(make_config(data={"max_samples": 60}))[0]).train.where == \
+        [f"line {n}" for n in range(2, 52)]  # fewer examples than the limit: all of them
+
+
+def _line(where: str) -> int:
+    return int(where.removeprefix("line "))

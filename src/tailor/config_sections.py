@@ -16,9 +16,11 @@ class Section(BaseModel):
 
 class ModelSection(Section):
     name: str | None = Field(None, description="embedded alias (see `tailor models`), local folder or hub id, or "
-                                                "auto: the embedded model that reads the training text best "
-                                                "(`tailor data check` shows the measurements); default: the "
-                                                "task's embedded model")
+                                                "auto: the task's embedded model where it reads the training "
+                                                "text, else each embedded model for the task tried on 200 "
+                                                "examples of up to 128 tokens and the best trained (`tailor "
+                                                "data check` shows the measurements); default: the task's "
+                                                "embedded model")
     auto: bool = Field(False, description="set by `model: auto` (the name then is the model it picked): after "
                                           "training, a classical model (TF-IDF + logistic regression) that scores "
                                           "better on eval.metric becomes the run's model, the fine-tuned one kept "
@@ -111,6 +113,10 @@ class DataSection(Section):
                             "classes until each has as many as the largest; undersample = keep as many of each "
                             "class as the smallest has (a tagged sentence counts as its rarest entity type). "
                             "Random, seeded by train.seed (imbalanced-learn); the counts are printed")
+
+    max_samples: int | None = Field(None, gt=0, description="use at most this many examples of each split (train, "
+                                                          "eval, test), drawn at random (train.seed): a quick "
+                                                          "trial of a big file; the run says how many it left out")
 
     @field_validator("eval")
     @classmethod
@@ -249,7 +255,8 @@ class EvalSection(Section):
     explain_examples: int = Field(4, ge=0, description="evaluation examples report.html explains (which words or "
                                                        "pixels drove the answer; integrated gradients), half of them "
                                                        "wrong answers where there are any; text and image "
-                                                       "classification; 0 turns it off")
+                                                       "classification; 0 turns it off (the default with a causal "
+                                                       "LM such as SmolLM2 as the backbone: minutes on a CPU)")
 
     @field_validator("threshold")
     @classmethod

@@ -330,5 +330,5 @@ def unknown_token_warning(unknown: dict, model_name: str) -> list[str]:
     better = _BETTER_MODELS.get(unknown["script"], _MULTILINGUAL)
     return [f"the tokenizer of model '{model_name}' turns {100 * unknown['rate']:.0f}% of the tokens into unknown "
             f"tokens (the text is mostly {unknown['script'].title()} script): this model cannot read the language; "
-            f"set model: auto (the embedded model that reads it best), or choose {better}"]
+            f"set model: auto (tries the embedded models on a sample, trains the best), or choose {better}"]
 

@@ -53,6 +53,9 @@ def load_task_data(task, cfg: Config) -> TaskData:
         info += evaluation.notes
         _check_labels(task, evaluation, labels, cfg)
     test = _read_test(task, cfg, labels, notes, info)
+    if cfg.data.max_samples:
+        train, evaluation, test = (_at_most(examples, cfg, what, notes) for examples, what in
+                                   ((train, "training"), (evaluation, "evaluation"), (test, "test")))
     extras = _read_extras(task, cfg)
     return _with_training_split(task, cfg, train, TaskData(train, evaluation, labels, eval_source, notes, info=info,
                                                            extras=extras, test=test))
@@ -70,6 +73,7 @@ def load_fold_data(task, cfg: Config, folds: int) -> list[TaskData]:
         raise ConfigError(f"--folds: not for task {task.name} (its data is several files, one per head); train "
                           "each head's task with --folds on its own file instead")
     whole, labels, notes, info = _read_train(task, cfg)
+    whole = _at_most(whole, cfg, "training", notes)
     if not isinstance(cfg.data.eval, float):
         notes.append(f"data.eval ({cfg.data.eval}) is not used with --folds: each fold is scored on its held-out "
                      "part of the training file")
@@ -94,6 +98,19 @@ def _read_train(task, cfg: Config):
     # only in the held-out part is still one the model must know, not an error in the user's file.
     labels = task.label_set(train, cfg) if isinstance(task, HasLabels) else []
     return train, labels, _messages(train), list(train.notes)
+
+
+def _at_most(examples: Examples | None, cfg: Config, what: str, notes: list[str]) -> Examples | None:
+    """data.max_samples examples drawn at random (seeded; in file order), said, not silent."""
+    limit = cfg.data.max_samples
+    if examples is None or not limit or len(examples) <= limit:
+        return examples
+    import random
+
+    kept = sorted(random.Random(cfg.train.seed).sample(range(len(examples)), limit))
+    notes.append(f"data.max_samples={limit}: {limit:,} of {len(examples):,} {what} examples, drawn at random "
+                 f"(seed {cfg.train.seed}); the other {len(examples) - limit:,} are left out")
+    return examples.subset(kept)
 
 
 def _read_test(task, cfg: Config, labels: list[str], notes: list[str], info: list[str]) -> Examples | None:

@@ -12,9 +12,6 @@ from tailor.data.scripts import CJK_CHARACTERS, CJK_PUNCTUATION
 _TAG = re.compile(r"([BIESLU])-(\S.*)")
 _STARTS = ("B", "S", "U")  # prefixes that begin an entity; I, E and L continue one
 LENIENT_SCHEMES = ("IO", "IOB1")  # an I- tag after O or another type begins an entity: the scheme, not an error
-# Ideographs and kana: each is a word of its own (Chinese and Japanese need no spaces; Korean, which
-# writes spaces between words, keeps its words whole).
-_CJK = CJK_CHARACTERS
 # Single characters joined without a space: CJK text has none, its punctuation included (and the
 # full-width forms of letters and digits).
 _NO_SPACE = re.compile(f"[{CJK_CHARACTERS}{CJK_PUNCTUATION}\uff00-\uffef]")
@@ -106,7 +103,9 @@ def split_words(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_CJK_PIECE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+# Ideographs and kana: each is a word of its own (Chinese and Japanese need no spaces; Korean, which
+# writes spaces between words, keeps its words whole).
+_CJK_PIECE = re.compile(f"[{CJK_CHARACTERS}]|[^{CJK_CHARACTERS}]+")
 
 
 def _peeled(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -140,6 +139,13 @@ def tokens_to_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
         offsets.append((position, position + len(token)))
         position += len(token)
     return "".join(parts), offsets
+
+
+def spaced_words(tokens: list[str]) -> list[str]:
+    """The tokens with the space that tokens_to_text puts before them: " world" after "hello", none
+    between two Chinese characters. A byte-level BPE reads a word's leading space as part of it."""
+    text, offsets = tokens_to_text(tokens)
+    return [text[previous_end:end] for previous_end, (_, end) in zip([0] + [e for _, e in offsets], offsets)]
 
 
 def _no_space(token: str) -> bool:

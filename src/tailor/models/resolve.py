@@ -84,7 +84,10 @@ def is_decoder_lm(name: str) -> bool:
         else:
             from transformers import AutoConfig
 
-            config = AutoConfig.from_pretrained(name).to_dict()
+            cached = _in_hub_cache(name)
+            if not cached and _hub_unreachable_reason() is not None:
+                return False  # nothing to read it from: resolving the model says why
+            config = AutoConfig.from_pretrained(name, local_files_only=cached).to_dict()
     except Exception:  # not readable now: resolving the model later says why
         return False
     return not config.get("is_encoder_decoder") and any(

@@ -44,8 +44,13 @@ def resolve_config(cfg: "Config", task: "Task") -> "Config":
 
     cfg = cfg.model_copy(deep=True)
     cfg.model.name = cfg.model.name or task.default_model
-    if cfg.method is None and _reads_with_an_lm(cfg, task):
+    lm_backbone = _reads_with_an_lm(cfg, task)
+    if lm_backbone and cfg.method is None:
         cfg.method = "lora"
+    if lm_backbone and "explain_examples" not in cfg.eval.model_fields_set:
+        # integrated gradients push 50 interpolations of each example through all of the LM: minutes
+        # on a CPU for four rows of a report, so asked for, not done by default
+        cfg.eval.explain_examples = 0
     if cfg.train.batch_tokens is None and cfg.train.batch_size is None:
         # A row count the user chose means fixed batches of that many rows; otherwise the task's
         # token budget, if it has one (its default batch_size is then the cap on rows).

@@ -103,7 +103,7 @@ class Chat(TokenizedText):  # its tokenizer; the packed collator is its own
     def collator(self, tokenizer, cfg: Config):
         from tailor.training.packing import PackedCollator
 
-        return PackedCollator(pad_token_id=_pad_id(tokenizer))
+        return PackedCollator.for_tokenizer(tokenizer)
 
     def loss(self, cfg: Config, data: TaskData):
         """Logits only where a token is trained, a chunk at a time (see training/lm_loss.py)."""
@@ -252,11 +252,6 @@ def base_model(model, base_source: str):
         from tailor.models.text_to_text import load_text_writer
 
         yield load_text_writer(base_source)
-
-
-def _pad_id(tokenizer) -> int:
-    """Padding is never attended to or trained on, so any id works; models without a pad token use EOS."""
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
 def require_chat_template(tokenizer, otherwise: str = "chat.format=text for plain text") -> None:

@@ -109,10 +109,9 @@ class Seq2Seq(TokenizedText):  # its tokenizer; collator: its own, for either ki
         from tailor.models.text_to_text import DECODER, writer_kind
 
         if writer_kind(tokenizer.name_or_path, cfg.options.bert2bert) == DECODER:
-            from tailor.tasks.chat import _pad_id
             from tailor.training.packing import PackedCollator
 
-            return PackedCollator(pad_token_id=_pad_id(tokenizer))
+            return PackedCollator.for_tokenizer(tokenizer)
         from transformers import DataCollatorForSeq2Seq
 
         from tailor.data.examples import IGNORE

@@ -65,13 +65,7 @@ class TokenClassification:
         from tailor.models.processors import load_tokenizer
 
         # word_ids() maps sub-tokens back to words
-        tokenizer = load_tokenizer(location, cfg, fast_for="token classification", **load_kwargs)
-        if "ByteLevel" in type(tokenizer.backend_tokenizer.pre_tokenizer).__name__ + str(
-                tokenizer.backend_tokenizer.pre_tokenizer):
-            # Byte-level BPE (RoBERTa, GPT-2, DeBERTa) marks a word's leading space in its first piece:
-            # words given one by one must get it too, or they are encoded unlike in pretraining.
-            tokenizer = load_tokenizer(location, cfg, add_prefix_space=True, **load_kwargs)
-        return tokenizer
+        return load_tokenizer(location, cfg, fast_for="token classification", **load_kwargs)
 
     def read(self, path: Path, cfg: Config, *, targets: bool = True, split: str = "train") -> Examples:
         from tailor.data.tagging import read_tagged
@@ -115,7 +109,7 @@ class TokenClassification:
 
         tags = examples.get("tags") if labels is not None else None
         label2id = {label: i for i, label in enumerate(labels or [])}
-        windows, split = _windows(tokenizer, _words(examples), cfg.data.max_length)
+        windows, split = _windows(tokenizer, _as_read(tokenizer, _words(examples)), cfg.data.max_length)
         encoded = tokenizer([w.words for w in windows], is_split_into_words=True, truncation=True,
                             max_length=cfg.data.max_length)
         columns = {key: encoded[key] for key in encoded.keys()}
@@ -176,8 +170,8 @@ class TokenClassification:
             shown = ", ".join(f"{kind} {n}" for kind, n in counts[split].most_common())
             lines.append(f"{split}: {len(examples):,} sentences, {sum(map(len, examples.columns['tokens'])):,} tokens, "
                          f"{sum(counts[split].values()):,} entities ({shown or 'none'})")
-        lengths = np.array([len(ids) for ids in tokenizer(data.train.columns["tokens"], is_split_into_words=True,
-                                                          verbose=False)["input_ids"]])
+        lengths = np.array([len(ids) for ids in tokenizer(_as_read(tokenizer, data.train.columns["tokens"]),
+                                                          is_split_into_words=True, verbose=False)["input_ids"]])
         lines.append(f"length in sub-tokens: p50 {int(np.percentile(lengths, 50))}  p99 {int(np.percentile(lengths, 99))}"
                      f"  max {int(lengths.max())};  {int((lengths > cfg.data.max_length).sum())} sentences over "
                      f"data.max_length={cfg.data.max_length} (split into windows of whole words)")
@@ -282,6 +276,18 @@ class WindowReport:
 
 def _words(examples: Examples) -> list[list[str]]:
     return examples.columns["tokens"] if "tokens" in examples.columns else _with_words(examples).columns["tokens"]
+
+
+def _as_read(tokenizer, sentences: list[list[str]]) -> list[list[str]]:
+    """Words as the tokenizer saw them in pretraining. A byte-level BPE (GPT-2, RoBERTa, SmolLM2, Qwen)
+    marks a word's leading space in its first piece, so given one by one, " world" needs its space
+    back, while a Chinese character, written without one, must not get it (asking the tokenizer for
+    add_prefix_space would give every character a space and double its pieces)."""
+    from tailor.data.tags import spaced_words
+
+    if "ByteLevel" not in repr(tokenizer.backend_tokenizer.pre_tokenizer):
+        return sentences
+    return [spaced_words(words) for words in sentences]
 
 
 def _with_words(examples: Examples) -> Examples:

@@ -75,6 +75,11 @@ class PackedCollator:
 
     pad_token_id: int
 
+    @classmethod
+    def for_tokenizer(cls, tokenizer) -> "PackedCollator":
+        # padding is never attended to or trained on, so any id works; models without a pad token use EOS
+        return cls(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(row["input_ids"]) for row in rows)
         batch = {"input_ids": [], "labels": [], "position_ids": []}

@@ -28,7 +28,7 @@ def check(config: str | Path | Config, overrides: list[str] = ()) -> dict:
 
 def _which_model_reads_it(report: dict, task, cfg: Config, data) -> None:
     """Every embedded model that can learn the task, measured on the training text (unknown tokens, byte
-    pieces), and the one `model: auto` picks (the task's own check warns when its model cannot read it)."""
+    pieces), and what `model: auto` does with that (the task's own check warns when its model cannot read it)."""
     from tailor.data.readability import better_reader, embedded_readings, texts_of
 
     texts = texts_of(data.train)
@@ -39,4 +39,9 @@ def _which_model_reads_it(report: dict, task, cfg: Config, data) -> None:
     report["readers"] = {r.model: {"unknown": r.unknown, "byte_pieces": r.byte_pieces,
                                    "tokens_per_character": r.tokens_per_character} for r in readings}
     report["lines"].append("embedded models on this text: " + "; ".join(r.line() for r in readings))
-    report["lines"].append(f"reads it best: {better} (`model: auto` picks it)")
+    if better == task.default_model:
+        report["lines"].append(f"reads it best: {better} (`model: auto` picks it)")
+    else:
+        report["lines"].append(f"reads it best: {better}; {task.default_model}, the default, cannot read it, so "
+                               f"`model: auto` tries {', '.join(r.model for r in readings)} on a sample and trains "
+                               "the one that scores best")

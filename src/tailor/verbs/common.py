@@ -25,12 +25,15 @@ def resolved(config: str | Path | Config, overrides: list[str] = ()):
 
 
 def _auto_model(cfg: Config, task) -> Config:
-    """`model: auto`: the embedded model that reads the training text best, said with the measurements."""
+    """`model: auto`: the embedded model that reads the training text best, said with the measurements
+    (`tailor train` then tries each where the default cannot read it: verbs/auto.py)."""
     from tailor.console import say
     from tailor.data.readability import auto_model
 
     name, readings = auto_model(task, cfg)
-    say(f"model: auto -> {name} (" + "; ".join(r.line() for r in readings) + ")")
+    measured = "; ".join(r.line() for r in readings)
+    say(f"model: auto -> {name} ({measured})" if name == task.default_model else
+        f"model: auto: {task.default_model}, the default, cannot read this text; {name} reads it best ({measured})")
     cfg = cfg.model_copy(deep=True)
     cfg.model.name, cfg.model.auto = name, True
     return cfg

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tailor.config import Config, save_config
+from tailor.config import Config, load_config, save_config
 from tailor.console import say, warn
 from tailor.distributed import barrier, is_main_process, world_size
 from tailor.io import atomic_write_json, atomic_write_text
@@ -34,17 +34,24 @@ def train(config: str | Path | Config, overrides: list[str] = (), *, resume: boo
     from tailor.data.loading import load_task_data
 
     transformers.utils.logging.disable_progress_bar()  # per-load and per-save bars; the training bar shows the run
-    cfg, task = resolved(config, overrides)
+    user_cfg = config if isinstance(config, Config) else load_config(config, list(overrides))
+    cfg, task = resolved(user_cfg)
     run = RunDir(Path(cfg.output.dir))
     run.check_can_start(resume=resume, overwrite=overwrite)
     data = load_task_data(task, cfg)  # validate all input before touching the run folder
-    return train_on(task, cfg, data, run, resume=resume, overwrite=overwrite)
+    trials = []
+    if user_cfg.model.name == "auto" and cfg.model.name != task.default_model:  # the default cannot read the text
+        from tailor.verbs.auto import model_by_trial
+
+        cfg, trials = model_by_trial(user_cfg, task, cfg, run, len(data.train), resume=resume)
+    return train_on(task, cfg, data, run, resume=resume, overwrite=overwrite, auto_trials=trials)
 
 
 def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, overwrite: bool = False,
-             callbacks: tuple = ()) -> RunResult:
+             callbacks: tuple = (), auto_trials: list = ()) -> RunResult:
     """Fine-tune on data already read and checked (a whole training file, or one fold of it) into `run`;
-    `callbacks`: more transformers TrainerCallbacks (a search trial's pruning)."""
+    `callbacks`: more transformers TrainerCallbacks (a search trial's pruning); `auto_trials`: the
+    models `model: auto` tried before choosing this one."""
     check_decision_settings(cfg, data.labels)
     source = model_source(cfg)
     processor = load_processor(task, source, cfg)
@@ -105,6 +112,8 @@ def train_on(task, cfg: Config, data, run: RunDir, *, resume: bool = False, over
         from tailor.verbs.auto import keep_the_better
 
         metrics = keep_the_better(task, cfg, data, run, metrics)
+    if auto_trials:
+        metrics["auto"] = {**metrics.get("auto", {}), "trials": list(auto_trials)}
     if teacher is not None:
         from tailor.verbs.distill import distillation_comparison
 
