@@ -45,8 +45,12 @@ demo: $(VENV)/.installed
 	@echo "--- accuracy on 2,000 held-out tweets that neither training nor checkpoint selection saw:"
 	$(VENV)/bin/tailor eval runs/demo-tweets --data examples/sentiment/data/test.csv
 
+# Two pytest workers of one torch thread each: measured on 2 cores, a real-model test takes about as
+# long on one thread as on two, so two of them side by side (tests/conftest.py runs them first) and the
+# tiny-model tests after them finish in much less time than one after another. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs

@@ -19,6 +19,14 @@ absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub in tests
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+
+def pytest_collection_modifyitems(items):
+    """The real-model tests (minutes each) first: with `make test`'s two workers they then run side by
+    side and the fast tests fill in after, instead of one worker ending alone on the slowest."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+
+
 POSITIVE = ["great", "wonderful", "lovely", "excellent", "happy", "fantastic", "superb", "delightful"]
 NEGATIVE = ["awful", "terrible", "horrible", "sad", "boring", "dreadful", "poor", "miserable"]
 SUBJECTS = ["the movie", "our trip", "this phone", "the service", "my day", "the food", "that book", "the show"]

@@ -45,12 +45,20 @@ TOKEN_BUDGET_CASES = [("text-classification", {"batch_tokens": 10_000}),
                       ("chat", {"batch_tokens": 10_000})]  # chat's default batching since issue 17
 
 
+# seq2seq's other model family: an encoder-decoder's loss is summed over the decoder's tokens and
+# divided by the batch's token count, which two processes must count together.
+OTHER_MODEL_CASES = [("seq2seq", "tiny_t5")]
+
+
 @pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is installed with torch")
-@pytest.mark.parametrize("name,train", [(name, {}) for name in sorted(TASKS)] + TOKEN_BUDGET_CASES,
-                         ids=sorted(TASKS) + [f"{name}-token-budget" for name, _ in TOKEN_BUDGET_CASES])
-def test_two_processes_match_one_at_twice_the_batch(name, train, tmp_path, request, monkeypatch):
+@pytest.mark.parametrize("name,train,model_fixture",
+                         [(name, {}, None) for name in sorted(TASKS)] + [(n, t, None) for n, t in TOKEN_BUDGET_CASES]
+                         + [(name, {}, model) for name, model in OTHER_MODEL_CASES],
+                         ids=sorted(TASKS) + [f"{name}-token-budget" for name, _ in TOKEN_BUDGET_CASES]
+                         + [f"{name}-{model}" for name, model in OTHER_MODEL_CASES])
+def test_two_processes_match_one_at_twice_the_batch(name, train, model_fixture, tmp_path, request, monkeypatch):
     fixture = TASK_FIXTURES[name]
-    model = request.getfixturevalue(fixture.processes_model or fixture.model)
+    model = request.getfixturevalue(model_fixture or fixture.processes_model or fixture.model)
     monkeypatch.chdir(tmp_path)
     data = fixture.write(tmp_path)
     settings = {**fixture.config, **fixture.processes_config}
