@@ -47,10 +47,12 @@ demo: $(VENV)/.installed
 
 # Two pytest workers of one torch thread each: measured on 2 cores, a real-model test takes about as
 # long on one thread as on two, so two of them side by side (tests/conftest.py runs them first) and the
-# tiny-model tests after them finish in much less time than one after another. TEST_WORKERS=0: one process.
+# tiny-model tests after them finish in much less time than one after another. A test at a time goes to
+# whichever worker is free (--maxschedchunk 1): xdist's default hands each worker a block of consecutive
+# tests, which put every real-model test on the same one. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist load --maxschedchunk 1 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs
