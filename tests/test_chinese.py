@@ -104,6 +104,9 @@ def test_model_auto_tries_each_model_where_the_default_cannot_read_and_trains_th
     assert not (tmp_path / "run.auto-trials").exists()
     assert f"model: auto -> {best['model']} (in the trial: " in err and "all 40 examples in about" in err
     assert "each embedded model was tried first" in (tmp_path / "run" / "report.html").read_text()
+    code, _, err = cli("train", str(tmp_path / "config.yaml"), "--resume")  # the model chosen, not new trials
+    assert code == 0 and "model: auto: trying" not in err, err
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["model"]["name"] == best["model"]
 
 
 @pytest.mark.parametrize("task,rows,columns", [

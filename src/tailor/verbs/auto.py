@@ -44,7 +44,7 @@ def model_by_trial(user_cfg: Config, task, cfg: Config, run: RunDir, train_examp
     if resume and run.config.is_file():  # trained already: the model the trials chose, not new trials
         import yaml
 
-        return _for_model(user_cfg, yaml.safe_load(run.config.read_text())["model"]["name"]), []
+        return resolved(_for_model(user_cfg, yaml.safe_load(run.config.read_text())["model"]["name"]))[0], []
     candidates = _candidates(task, cfg)
     metric = metric_named(task, cfg.eval.metric)
     length = min(cfg.data.max_length or TRIAL_MAX_LENGTH, TRIAL_MAX_LENGTH)
