@@ -81,7 +81,7 @@ def test_model_auto_tries_each_model_where_the_default_cannot_read_and_trains_th
 
     monkeypatch.setattr(auto, "TRIAL_EXAMPLES", 16)
     monkeypatch.setattr(auto, "TRIAL_MAX_LENGTH", 16)
-    monkeypatch.setattr(auto, "_candidates", lambda task, cfg: [str(tiny_bert), str(tiny_llama)])
+    monkeypatch.setattr(auto, "_candidates", lambda task: [str(tiny_bert), str(tiny_llama)])
     write_csv(tmp_path / "train.csv", [{"text": t, "label": label} for t, label in REVIEWS * 10])
     data = {"train": str(tmp_path / "train.csv"), "eval": str(tmp_path / "train.csv"), "max_length": 32}
     options = {"text_classification": {"classical_baseline": False}}

@@ -42,12 +42,18 @@ def measure(tokenizer, texts: list[str], model: str) -> Reading:
     return Reading(model, round(unknown / total, 4), round(pieces / total, 4), round(total / characters, 3))
 
 
+def embedded_for(task: str) -> list[str]:
+    """The installed embedded models that can learn `task`."""
+    from tailor.models.catalog import EMBEDDED
+
+    return [alias for alias, model in EMBEDDED.items() if task in model.tasks and model.installed()]
+
+
 def embedded_readings(texts: list[str], task: str) -> list[Reading]:
     """Every installed embedded model that can learn `task`, measured on the texts."""
     from tailor.models.catalog import EMBEDDED
 
-    return [measure(model.tokenizer(), texts, alias) for alias, model in EMBEDDED.items()
-            if task in model.tasks and model.installed()]
+    return [measure(EMBEDDED[alias].tokenizer(), texts, alias) for alias in embedded_for(task)]
 
 
 def better_reader(readings: list[Reading], default: str) -> str:

@@ -45,7 +45,7 @@ def model_by_trial(user_cfg: Config, task, cfg: Config, run: RunDir, train_examp
         import yaml
 
         return resolved(_for_model(user_cfg, yaml.safe_load(run.config.read_text())["model"]["name"]))[0], []
-    candidates = _candidates(task, cfg)
+    candidates = _candidates(task)
     metric = metric_named(task, cfg.eval.metric)
     length = min(cfg.data.max_length or TRIAL_MAX_LENGTH, TRIAL_MAX_LENGTH)
     say(f"model: auto: trying {', '.join(candidates)}, each trained as configured on {TRIAL_EXAMPLES} training "
@@ -68,11 +68,12 @@ def model_by_trial(user_cfg: Config, task, cfg: Config, run: RunDir, train_examp
     return resolved(_for_model(user_cfg, best["model"]))[0], trials
 
 
-def _candidates(task, cfg: Config) -> list[str]:
-    """Every embedded model that can learn the task (the ones `tailor data check` measures)."""
-    from tailor.data.readability import embedded_readings, texts_of
+def _candidates(task) -> list[str]:
+    """Every embedded model that can learn the task (the ones `tailor data check` measures); named, not
+    measured again: resolving `model: auto` has read the text with each of them already."""
+    from tailor.data.readability import embedded_for
 
-    return [r.model for r in embedded_readings(texts_of(task.read(cfg.data.train, cfg)), task.name)]
+    return embedded_for(task.name)
 
 
 def _trial(user_cfg: Config, task, name: str, folder: Path, metric: str, length: int) -> dict:
